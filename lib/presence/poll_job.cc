@@ -1,0 +1,265 @@
+#include "presence/poll_job.h"
+
+#include <fmt/format.h>
+
+#include "store/functions.h"
+#include "store/keys.h"
+#include "util/json_fields.h"
+#include "util/log.h"
+#include "util/strings.h"
+#include "util/when_all.h"
+
+namespace presence::jobs {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+uint64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Task<void> Sleep(std::chrono::milliseconds duration) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(duration);
+  boost::system::error_code ignored;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+}
+
+}  // namespace
+
+PollJob::PollJob(store::RedisClient& redis, partition::Ownership& ownership,
+                 graph::PresenceReader& reader, graph::GraphBudget& budget, PollOptions options)
+    : redis_(redis),
+      ownership_(ownership),
+      reader_(reader),
+      budget_(budget),
+      options_(options),
+      log_(Logger("job")) {}
+
+Task<void> PollJob::Run() {
+  while (!stopping_) {
+    auto started = Clock::now();
+    co_await Round();
+    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    // Poll at a steady pace; when nothing is owned yet, look again soon.
+    auto wait = ownership_.owned_count() == 0 ? std::chrono::milliseconds(200)
+                                              : options_.interval - elapsed;
+    if (wait.count() > 0) co_await Sleep(wait);
+  }
+}
+
+void PollJob::Stop() { stopping_ = true; }
+
+Task<void> PollJob::Round() {
+  auto owned = ownership_.Snapshot();
+  std::erase_if(rosters_, [&](const auto& entry) { return !owned.count(entry.first); });
+  if (owned.empty()) co_return;
+  co_await RefreshRosters(owned);
+
+  // Group the Graph user ids by tenant; one user may back several agents.
+  std::map<std::string, std::map<std::string, std::vector<Slot>>> tenants;
+  size_t agents = 0;
+  for (const auto& [p, roster] : rosters_) {
+    for (size_t i = 0; i < roster.agents.size(); ++i) {
+      const auto& entry = roster.agents[i];
+      tenants[entry.tenant][entry.graph_user_id].push_back(Slot{p, i});
+      ++agents;
+    }
+  }
+
+  // Ask Graph, all tenants at once, and collect the changes per partition.
+  auto requests_before = stats_.graph_requests;
+  std::vector<Task<std::vector<Change>>> polls;
+  for (auto& [tenant, users] : tenants) polls.push_back(PollTenant(tenant, std::move(users)));
+  auto results = co_await WhenAll(std::move(polls));
+  std::map<uint32_t, std::vector<Change>> changes;
+  for (const auto& [p, epoch] : owned) changes[p];
+  size_t changed = 0;
+  for (auto& tenant_changes : results) {
+    for (auto& change : tenant_changes) {
+      changes[change.partition].push_back(std::move(change));
+      ++changed;
+    }
+  }
+
+  // Write per partition, fenced by the epoch the partition was owned at.
+  std::vector<Task<void>> writes;
+  for (auto& [p, list] : changes) writes.push_back(Apply(p, owned[p], std::move(list)));
+  co_await WhenAll(std::move(writes));
+  ++stats_.rounds;
+  log_->debug("round {}: {} partitions, {} tenants, {} agents, {} Graph requests, {} changes",
+              stats_.rounds, owned.size(), tenants.size(), agents,
+              stats_.graph_requests - requests_before, changed);
+
+  if (Clock::now() - last_sweep_ >= options_.sweep_interval) {
+    last_sweep_ = Clock::now();
+    co_await Sweep(owned);
+  }
+}
+
+// Reads the revision of every owned partition in one round trip, then the
+// rosters that moved.
+Task<void> PollJob::RefreshRosters(const std::map<uint32_t, uint64_t>& owned) {
+  std::vector<uint32_t> partitions;
+  std::vector<Task<Result<store::RedisReply>>> revisions;
+  for (const auto& [p, epoch] : owned) {
+    partitions.push_back(p);
+    revisions.push_back(redis_.Command(Strings("GET", store::keys::RosterRevision(p))));
+  }
+  auto replies = co_await WhenAll(std::move(revisions));
+
+  std::vector<uint32_t> stale;
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    if (!replies[i] || replies[i]->is_error()) continue;
+    uint64_t revision =
+        replies[i]->is_nil() ? 0 : std::strtoull(replies[i]->str.c_str(), nullptr, 10);
+    auto it = rosters_.find(partitions[i]);
+    if (it == rosters_.end() || it->second.revision != revision) stale.push_back(partitions[i]);
+  }
+
+  std::vector<Task<Result<nlohmann::json>>> reads;
+  for (auto p : stale) {
+    reads.push_back(store::CallFunction(
+        redis_, "presence_roster", Strings(store::keys::Agents(p), store::keys::RosterRevision(p)),
+        Strings()));
+  }
+  auto answers = co_await WhenAll(std::move(reads));
+  for (size_t i = 0; i < stale.size(); ++i) {
+    if (!answers[i]) continue;
+    auto roster = ParseRoster(*answers[i]);
+    if (!roster) {
+      log_->warn("partition {}: {}", stale[i], roster.error().message);
+      continue;
+    }
+    if (ownership_.EpochOf(stale[i])) rosters_[stale[i]] = std::move(*roster);
+  }
+}
+
+// Polls one tenant's users in batches and returns the presence changes.
+Task<std::vector<PollJob::Change>> PollJob::PollTenant(std::string tenant,
+                                              std::map<std::string, std::vector<Slot>> users) {
+  std::vector<Change> changes;
+  auto blocked = blocked_until_.find(tenant);
+  if (blocked != blocked_until_.end() && Clock::now() < blocked->second) co_return changes;
+
+  std::vector<std::string> ids;
+  for (const auto& [id, slots] : users) ids.push_back(id);
+  for (size_t start = 0; start < ids.size() && !stopping_; start += options_.batch_size) {
+    std::vector<std::string> batch(ids.begin() + start,
+                                   ids.begin() + std::min(ids.size(), start + options_.batch_size));
+
+    // The Graph budget is shared by all instances through Redis.
+    auto wait = co_await budget_.Reserve(tenant, 1);
+    if (wait && *wait > 0) {
+      blocked_until_[tenant] = Clock::now() + std::chrono::milliseconds(*wait);
+      ++stats_.throttled;
+      log_->info("graph tenant {}: shared budget used up, next request in {} ms", tenant, *wait);
+      break;
+    }
+
+    ++stats_.graph_requests;
+    auto answer = co_await reader_.Read(tenant, batch);
+    if (!answer) {
+      ++stats_.graph_errors;
+      if (answer.error().code == "throttled") {
+        // Honour Retry-After; without one, back off exponentially up to a minute.
+        ++stats_.throttled;
+        auto& backoff = backoff_[tenant];
+        backoff = std::min(std::max(backoff * 2, std::chrono::milliseconds(1000)),
+                           std::chrono::milliseconds(60000));
+        auto retry = graph::RetryAfterMs(answer.error());
+        auto wait = retry ? std::chrono::milliseconds(*retry) : backoff;
+        blocked_until_[tenant] = Clock::now() + wait;
+        log_->warn("graph tenant {}: {}; next request in {} ms", tenant, answer.error().message,
+                   wait.count());
+      } else {
+        log_->warn("graph tenant {}: {}", tenant, answer.error().message);
+      }
+      break;
+    }
+    backoff_.erase(tenant);
+    for (const auto& presence : answer->users) {
+      auto it = users.find(presence.id);
+      if (it == users.end()) continue;  // not asked for: ignore
+      for (const auto& slot : it->second) {
+        auto roster = rosters_.find(slot.partition);
+        if (roster == rosters_.end() || slot.index >= roster->second.agents.size()) continue;
+        const auto& entry = roster->second.agents[slot.index];
+        if (entry.availability == presence.availability && entry.activity == presence.activity) {
+          continue;
+        }
+        changes.push_back(
+            Change{slot.partition, slot.index, presence.availability, presence.activity});
+      }
+    }
+  }
+  co_return changes;
+}
+
+// Writes one partition's changes (or only its poll report) if this instance
+// still owns it at the same epoch; a stale refusal stops the partition.
+Task<void> PollJob::Apply(uint32_t partition, uint64_t epoch, std::vector<Change> changes) {
+  if (ownership_.EpochOf(partition) != epoch) co_return;
+  auto roster = rosters_.find(partition);
+  if (roster == rosters_.end()) co_return;
+
+  auto observed = std::to_string(NowMs());
+  std::vector<std::string> args = {ownership_.holder().token, std::to_string(epoch),
+                                   std::to_string(options_.events_maxlen), "graph",
+                                   std::to_string(roster->second.agents.size())};
+  for (const auto& change : changes) {
+    const auto& entry = roster->second.agents[change.index];
+    args.push_back(entry.tenant);
+    args.push_back(entry.agent);
+    args.push_back(change.availability);
+    args.push_back(change.activity);
+    args.push_back(observed);
+  }
+  auto answer = co_await store::CallFunction(
+      redis_, "presence_apply",
+      Strings(store::keys::Agents(partition), store::keys::Events(partition),
+              store::keys::Lease(partition), store::keys::Job(partition)),
+      std::move(args));
+  if (!answer) {
+    log_->warn("partition {}: presence not written: {}", partition, answer.error().message);
+    co_return;
+  }
+  if (!answer->value("ok", false)) {
+    if (answer->value("code", std::string()) == "stale_epoch") {
+      ++stats_.stale_writes;
+      ownership_.Forget(partition);
+    }
+    co_return;
+  }
+
+  // Remember what was written so the next round compares against it.
+  roster = rosters_.find(partition);
+  if (roster == rosters_.end()) co_return;
+  for (const auto& change : changes) {
+    if (change.index >= roster->second.agents.size()) continue;
+    roster->second.agents[change.index].availability = change.availability;
+    roster->second.agents[change.index].activity = change.activity;
+  }
+  auto applied = FieldUint(*answer, "changed");
+  stats_.changes_applied += applied;
+  if (applied > 0) log_->debug("partition {}: {} presence changes", partition, applied);
+}
+
+Task<void> PollJob::Sweep(const std::map<uint32_t, uint64_t>& owned) {
+  std::vector<Task<Result<nlohmann::json>>> sweeps;
+  for (const auto& [p, epoch] : owned) {
+    sweeps.push_back(store::CallFunction(
+        redis_, "presence_sweep", Strings(store::keys::Agents(p), store::keys::Tombstones(p)),
+        Strings("1000")));
+  }
+  uint64_t removed = 0;
+  for (const auto& answer : co_await WhenAll(std::move(sweeps))) {
+    if (answer) removed += FieldUint(*answer, "removed");
+  }
+  if (removed > 0) log_->info("removed {} expired tombstones", removed);
+}
+
+}  // namespace presence::jobs

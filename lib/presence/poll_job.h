@@ -1,0 +1,91 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "graph/presence_reader.h"
+#include "graph/throttle.h"
+#include "partition/ownership.h"
+#include "presence/roster.h"
+#include "store/redis_client.h"
+#include "util/asio.h"
+
+namespace presence::jobs {
+
+struct PollOptions {
+  uint32_t partitions = 64;
+  std::chrono::milliseconds interval{5000};
+  uint32_t batch_size = 650;          // ids per getPresencesByUserId, at most 650
+  uint64_t events_maxlen = 1000000;
+  std::chrono::milliseconds sweep_interval{60000};  // tombstone clean-up
+};
+
+// Counters of the poll job, for logs and metrics.
+struct PollStats {
+  uint64_t rounds = 0;
+  uint64_t graph_requests = 0;
+  uint64_t graph_errors = 0;
+  uint64_t throttled = 0;
+  uint64_t changes_applied = 0;
+  uint64_t stale_writes = 0;
+};
+
+// The presence job of every partition this instance owns. Each round it
+//   1. re-reads the roster of owned partitions whose revision moved,
+//   2. asks Graph for the presence of all their agents, tenant by tenant,
+//      in batches of at most batch_size ids that span partitions,
+//   3. writes only real changes through presence_apply, one call per
+//      partition, fenced by the partition's lease epoch.
+// A tenant answered 429/503 is left alone until its Retry-After has passed.
+class PollJob {
+ public:
+  PollJob(store::RedisClient& redis, partition::Ownership& ownership,
+          graph::PresenceReader& reader, graph::GraphBudget& budget, PollOptions options);
+
+  Task<void> Run();
+  void Stop();
+
+  const PollStats& stats() const { return stats_; }
+
+ private:
+  // Where a Graph user id is tracked: partition and index in its roster.
+  struct Slot {
+    uint32_t partition;
+    size_t index;
+  };
+  struct Change {
+    uint32_t partition;
+    size_t index;
+    std::string availability;
+    std::string activity;
+  };
+
+  Task<void> Round();
+  Task<void> RefreshRosters(const std::map<uint32_t, uint64_t>& owned);
+  Task<std::vector<Change>> PollTenant(std::string tenant,
+                                       std::map<std::string, std::vector<Slot>> users);
+  Task<void> Apply(uint32_t partition, uint64_t epoch, std::vector<Change> changes);
+  Task<void> Sweep(const std::map<uint32_t, uint64_t>& owned);
+
+  store::RedisClient& redis_;
+  partition::Ownership& ownership_;
+  graph::PresenceReader& reader_;
+  graph::GraphBudget& budget_;
+  PollOptions options_;
+  std::shared_ptr<spdlog::logger> log_;
+  bool stopping_ = false;
+
+  std::map<uint32_t, PartitionRoster> rosters_;
+  std::map<std::string, std::chrono::steady_clock::time_point> blocked_until_;
+  std::map<std::string, std::chrono::milliseconds> backoff_;  // throttled without Retry-After
+  std::chrono::steady_clock::time_point last_sweep_{};
+  PollStats stats_;
+};
+
+}  // namespace presence::jobs

@@ -1,0 +1,75 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "store/redis_client.h"
+#include "util/asio.h"
+#include "util/result.h"
+
+namespace presence::store {
+
+struct AgentStoreOptions {
+  uint32_t partitions = 64;
+  uint64_t events_maxlen = 1000000;            // per partition stream, approximate
+  uint64_t tombstone_ms = 24ull * 3600 * 1000;  // how long a deregistration is remembered
+};
+
+// A register or update, already validated by the caller.
+struct PutAgentCommand {
+  std::string tenant;
+  std::string agent;
+  std::string source;         // "graph" or "push"
+  std::string graph_user_id;  // lower-case GUID for "graph", empty for "push"
+  std::string labels_json;    // canonical JSON object text, "{}" when none
+  std::optional<std::string> seq;       // decimal u64
+  std::optional<std::string> if_match;  // a version, decimal
+};
+
+struct DeleteAgentCommand {
+  std::string tenant;
+  std::string agent;
+  std::optional<std::string> seq;
+  std::optional<std::string> if_match;
+};
+
+struct PushPresenceCommand {
+  std::string tenant;
+  std::string agent;
+  std::string availability;  // normalised, see presence/presence_values.h
+  std::string activity;
+  uint64_t observed_at_ms = 0;
+};
+
+// The agent commands of the REST API, each one Function call on the agent's
+// partition. Every method returns the Function's JSON answer as documented in
+// docs/redis-layout.md ({"ok":true,...} or {"ok":false,"code":...}); a failed
+// Result means Redis could not be asked (code "redis_unavailable") and
+// nothing is known to have changed.
+class AgentStore {
+ public:
+  AgentStore(RedisClient& redis, AgentStoreOptions options);
+
+  Task<Result<nlohmann::json>> Put(const PutAgentCommand& command);
+  Task<Result<nlohmann::json>> Delete(const DeleteAgentCommand& command);
+  Task<Result<nlohmann::json>> Get(const std::string& tenant, const std::string& agent);
+  Task<Result<nlohmann::json>> PushPresence(const PushPresenceCommand& command);
+
+  // One page of a tenant's agents in (partition, agent id) order. `cursor` is
+  // empty for the first page or the "next" value of the previous answer.
+  // Answer: {"ok":true,"agents":[REC...],"next":"<cursor>"|null}; a malformed
+  // cursor gives {"ok":false,"code":"bad_cursor"}.
+  Task<Result<nlohmann::json>> List(const std::string& tenant, const std::string& cursor,
+                                    uint32_t limit);
+
+  uint32_t partitions() const { return options_.partitions; }
+
+ private:
+  RedisClient& redis_;
+  AgentStoreOptions options_;
+};
+
+}  // namespace presence::store
