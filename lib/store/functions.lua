@@ -1,0 +1,896 @@
+#!lua name=presence
+--
+-- The Redis Functions library "presence": every command of the service is one
+-- call of one of these Functions, so each command validates, changes state and
+-- appends its event atomically. The key layout and the API of every Function
+-- are specified in docs/redis-layout.md; this file follows it.
+--
+-- Conventions:
+-- * Every Function (but presence_version) answers one JSON text:
+--   {"ok":true,...} or {"ok":false,"code":"...","message":"...",...}.
+-- * Times are Redis TIME in ms. Integers are always written in plain decimal
+--   (never "1e+12"): the library has its own JSON encoder for that reason, and
+--   so that empty arrays are "[]" and never "{}".
+-- * seq values are unsigned 64-bit decimal strings, compared as strings and
+--   never turned into Lua numbers (a double cannot hold them exactly).
+-- * labels are a JSON text stored as a string; they are never decoded here.
+-- * Ids and GUIDs are validated by the callers. A Function given the wrong
+--   number of arguments or a malformed number answers code "bad_argument".
+--
+-- The C++ side reads the version from the next line; keep its exact form and
+-- bump it whenever this file changes behaviour.
+local LIBRARY_VERSION = "1"
+
+local UNKNOWN = 'PresenceUnknown'
+
+------------------------------------------------------------------------------
+-- JSON output
+------------------------------------------------------------------------------
+
+local ARRAY_MT = {}
+local RAW_MT = {}
+-- JSON null. While the library loads only `redis` is reachable (no cjson,
+-- no setmetatable), so this is a plain table compared by identity.
+local NULL = {}
+
+-- Marks a Lua table as a JSON array, so that an empty one encodes as [].
+local function array(t)
+  return setmetatable(t or {}, ARRAY_MT)
+end
+
+-- Wraps JSON text that is already encoded (a stored record) to embed it as is.
+local function raw(text)
+  return setmetatable({ text = text }, RAW_MT)
+end
+
+local ESCAPES = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
+                  ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
+
+local function encode_string(s)
+  return '"' .. s:gsub('[%c"\\]', function(c)
+    return ESCAPES[c] or string.format('\\u%04x', c:byte())
+  end) .. '"'
+end
+
+local function encode_number(n)
+  if n ~= n or n == math.huge or n == -math.huge then
+    return 'null'
+  end
+  if n == math.floor(n) and math.abs(n) < 2 ^ 53 then
+    return string.format('%d', n)
+  end
+  return string.format('%.17g', n)
+end
+
+local encode
+
+local function encode_table(t)
+  local mt = getmetatable(t)
+  if mt == RAW_MT then
+    return t.text
+  end
+  local parts = {}
+  if mt == ARRAY_MT then
+    for i = 1, #t do
+      parts[i] = encode(t[i])
+    end
+    return '[' .. table.concat(parts, ',') .. ']'
+  end
+  -- An object, with its keys sorted so that equal values give equal texts.
+  local names = {}
+  for k in pairs(t) do
+    names[#names + 1] = tostring(k)
+  end
+  table.sort(names)
+  for i, k in ipairs(names) do
+    parts[i] = encode_string(k) .. ':' .. encode(t[k])
+  end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
+encode = function(v)
+  local kind = type(v)
+  if kind == 'string' then
+    return encode_string(v)
+  elseif kind == 'number' then
+    return encode_number(v)
+  elseif kind == 'boolean' then
+    return v and 'true' or 'false'
+  elseif kind == 'table' and v ~= NULL then
+    return encode_table(v)
+  end
+  return 'null'  -- nil, NULL and cjson.null
+end
+
+local function refuse(code, message, extra)
+  local answer = extra or {}
+  answer.ok = false
+  answer.code = code
+  answer.message = message
+  return encode(answer)
+end
+
+local function bad_argument(name, message)
+  return refuse('bad_argument', name .. ': ' .. message)
+end
+
+------------------------------------------------------------------------------
+-- Values
+------------------------------------------------------------------------------
+
+-- Redis server time in ms.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function int_text(n)
+  return string.format('%d', n)
+end
+
+-- A non-negative integer argument, or nil when it is not one.
+local function parse_int(text)
+  if type(text) ~= 'string' or not text:match('^%d+$') or #text > 15 then
+    return nil
+  end
+  return tonumber(text)
+end
+
+-- A decimal u64 without its leading zeros ("0" for zero).
+local function normalize_seq(s)
+  local digits = s:gsub('^0+', '')
+  if digits == '' then
+    return '0'
+  end
+  return digits
+end
+
+-- True when seq a is greater than seq b, both decimal strings.
+local function seq_greater(a, b)
+  a, b = normalize_seq(a), normalize_seq(b)
+  if #a ~= #b then
+    return #a > #b
+  end
+  return a > b
+end
+
+local function same_decimal(a, b)
+  return normalize_seq(a) == normalize_seq(b)
+end
+
+local function check_argc(name, args, count)
+  if #args ~= count then
+    return bad_argument(name, string.format('expected %d arguments, got %d', count, #args))
+  end
+  return nil
+end
+
+------------------------------------------------------------------------------
+-- Agent records and events
+------------------------------------------------------------------------------
+
+local function agent_field(tenant, agent)
+  return tenant .. '/' .. agent
+end
+
+local function load_record(agents_key, field)
+  local text = redis.call('HGET', agents_key, field)
+  if not text then
+    return nil
+  end
+  return cjson.decode(text)
+end
+
+local function store_record(agents_key, field, record)
+  redis.call('HSET', agents_key, field, encode(record))
+end
+
+local function is_registered(record)
+  return record ~= nil and record.state == 'registered'
+end
+
+-- What the Graph roster holds of an agent, "" when it is not Graph-tracked.
+local function roster_identity(record)
+  if is_registered(record) and record.source == 'graph' then
+    return 'graph:' .. (record.graph_user_id or '')
+  end
+  return ''
+end
+
+local function append_event(events_key, maxlen, event_type, record, at, data)
+  local args = { events_key }
+  local limit = parse_int(maxlen)
+  if limit and limit > 0 then
+    args[#args + 1] = 'MAXLEN'
+    args[#args + 1] = '~'
+    args[#args + 1] = int_text(limit)
+  end
+  local fields = { '*', 'type', event_type, 'tenant', record.tenant, 'agent', record.agent,
+                   'version', int_text(record.version), 'at', int_text(at),
+                   'data', encode(data) }
+  for _, v in ipairs(fields) do
+    args[#args + 1] = v
+  end
+  redis.call('XADD', unpack(args))
+end
+
+-- Loads an agent for a command: an expired tombstone counts as absent.
+local function load_for_command(agents_key, field, now)
+  local record = load_record(agents_key, field)
+  if record and record.state == 'deregistered' and (record.expires_at or 0) <= now then
+    return nil
+  end
+  return record
+end
+
+-- The checks shared by put and delete (if_match, then seq). Returns a refusal
+-- text or nil.
+local function check_preconditions(record, seq, if_match)
+  local current = record and record.version or 0
+  if if_match ~= '' and not same_decimal(if_match, int_text(current)) then
+    return refuse('version_mismatch',
+                  string.format('if_match %s does not match version %d', if_match, current),
+                  { agent = record or NULL })
+  end
+  if seq ~= '' and record and record.seq and not seq_greater(seq, record.seq) then
+    return refuse('stale_seq',
+                  string.format('seq %s is not greater than the last applied seq %s',
+                                seq, record.seq),
+                  { agent = record })
+  end
+  return nil
+end
+
+------------------------------------------------------------------------------
+-- presence_version, presence_init
+------------------------------------------------------------------------------
+
+local function presence_version()
+  return LIBRARY_VERSION
+end
+
+local function presence_init(keys, args)
+  local bad = check_argc('presence_init', args, 1)
+  if bad then return bad end
+  local partitions = parse_int(args[1])
+  if not partitions or partitions < 1 then
+    return bad_argument('presence_init', 'partitions must be a positive integer')
+  end
+
+  local meta = keys[1]
+  local created = redis.call('HSETNX', meta, 'partitions', int_text(partitions)) == 1
+  if created then
+    redis.call('HSET', meta, 'created_at', int_text(now_ms()))
+  end
+  local stored = tonumber(redis.call('HGET', meta, 'partitions'))
+  return encode({ ok = true, partitions = stored, created = created })
+end
+
+------------------------------------------------------------------------------
+-- presence_agent_put
+------------------------------------------------------------------------------
+
+local function presence_agent_put(keys, args)
+  local bad = check_argc('presence_agent_put', args, 8)
+  if bad then return bad end
+  local agents_key, index_key, tombs_key, rev_key, events_key =
+      keys[1], keys[2], keys[3], keys[4], keys[5]
+  local tenant, agent, source, graph_user_id, labels, seq, if_match, maxlen =
+      unpack(args, 1, 8)
+  local field = agent_field(tenant, agent)
+  local now = now_ms()
+
+  local record = load_for_command(agents_key, field, now)
+  local refusal = check_preconditions(record, seq, if_match)
+  if refusal then return refusal end
+
+  -- The configuration already holds: record a newer seq, change nothing else.
+  if is_registered(record) and record.source == source
+      and record.graph_user_id == graph_user_id and record.labels == labels then
+    if seq ~= '' and record.seq ~= seq then
+      record.seq = seq
+      store_record(agents_key, field, record)
+    end
+    return encode({ ok = true, changed = false, created = false, agent = record })
+  end
+
+  local before = roster_identity(record)
+  local created = not is_registered(record)
+  local next_record
+  if created then
+    -- New, or back from a tombstone: the version continues, presence restarts.
+    next_record = {
+      tenant = tenant, agent = agent, state = 'registered',
+      version = (record and record.version or 0) + 1,
+      seq = record and record.seq or nil,
+      created_at = now, availability = UNKNOWN, activity = UNKNOWN,
+      presence_at = 0, observed_at = 0, presence_source = source,
+    }
+    redis.call('ZREM', tombs_key, field)
+    redis.call('ZADD', index_key, '0', agent)
+  else
+    next_record = record
+    next_record.version = record.version + 1
+  end
+  next_record.source = source
+  next_record.graph_user_id = graph_user_id
+  next_record.labels = labels
+  next_record.updated_at = now
+  if seq ~= '' then
+    next_record.seq = seq
+  end
+  store_record(agents_key, field, next_record)
+
+  if roster_identity(next_record) ~= before then
+    redis.call('INCR', rev_key)
+  end
+  append_event(events_key, maxlen, created and 'agent.registered' or 'agent.updated',
+               next_record, now,
+               { source = source, graph_user_id = graph_user_id, labels = labels,
+                 seq = next_record.seq or NULL })
+  return encode({ ok = true, changed = true, created = created, agent = next_record })
+end
+
+------------------------------------------------------------------------------
+-- presence_agent_delete
+------------------------------------------------------------------------------
+
+local function presence_agent_delete(keys, args)
+  local bad = check_argc('presence_agent_delete', args, 6)
+  if bad then return bad end
+  local agents_key, index_key, tombs_key, rev_key, events_key =
+      keys[1], keys[2], keys[3], keys[4], keys[5]
+  local tenant, agent, seq, if_match, maxlen, tombstone_text = unpack(args, 1, 6)
+  local tombstone_ms = parse_int(tombstone_text)
+  if not tombstone_ms then
+    return bad_argument('presence_agent_delete', 'tombstone_ms must be a non-negative integer')
+  end
+  local field = agent_field(tenant, agent)
+  local now = now_ms()
+
+  local record = load_for_command(agents_key, field, now)
+  local refusal = check_preconditions(record, seq, if_match)
+  if refusal then return refusal end
+
+  -- Absent or already a tombstone: nothing to change, but remember a seq so
+  -- that a late register carrying a smaller one is refused.
+  if not is_registered(record) then
+    if seq == '' then
+      return encode({ ok = true, changed = false, agent = record or NULL })
+    end
+    local tomb = record or {
+      tenant = tenant, agent = agent, state = 'deregistered', version = 0,
+      created_at = now,
+    }
+    tomb.seq = seq
+    tomb.updated_at = now
+    tomb.expires_at = now + tombstone_ms
+    store_record(agents_key, field, tomb)
+    redis.call('ZADD', tombs_key, int_text(tomb.expires_at), field)
+    return encode({ ok = true, changed = false, agent = tomb })
+  end
+
+  local before = roster_identity(record)
+  record.state = 'deregistered'
+  record.version = record.version + 1
+  record.updated_at = now
+  record.expires_at = now + tombstone_ms
+  if seq ~= '' then
+    record.seq = seq
+  end
+  store_record(agents_key, field, record)
+  redis.call('ZREM', index_key, agent)
+  redis.call('ZADD', tombs_key, int_text(record.expires_at), field)
+  if before ~= '' then
+    redis.call('INCR', rev_key)
+  end
+  append_event(events_key, maxlen, 'agent.deregistered', record, now,
+               { seq = record.seq or NULL })
+  return encode({ ok = true, changed = true, agent = record })
+end
+
+------------------------------------------------------------------------------
+-- presence_agent_get, presence_agent_list, presence_roster
+------------------------------------------------------------------------------
+
+local function presence_agent_get(keys, args)
+  local bad = check_argc('presence_agent_get', args, 2)
+  if bad then return bad end
+  local tenant, agent = args[1], args[2]
+  local text = redis.call('HGET', keys[1], agent_field(tenant, agent))
+  if not text then
+    return refuse('not_found', string.format('agent %s/%s is not registered', tenant, agent),
+                  { agent = NULL })
+  end
+  -- Stored records are this library's JSON: embed them unchanged.
+  local record = cjson.decode(text)
+  if record.state ~= 'registered' then
+    return refuse('not_found',
+                  string.format('agent %s/%s was deregistered', tenant, agent),
+                  { agent = raw(text) })
+  end
+  return encode({ ok = true, agent = raw(text) })
+end
+
+-- The tenant of a tenant index key "presence:{pN}:t:TENANT".
+local function tenant_of_index(index_key)
+  return index_key:match('}:t:(.+)$')
+end
+
+local function presence_agent_list(keys, args)
+  local bad = check_argc('presence_agent_list', args, 2)
+  if bad then return bad end
+  local index_key, agents_key = keys[1], keys[2]
+  local after, limit = args[1], parse_int(args[2])
+  local tenant = tenant_of_index(index_key)
+  if not limit then
+    return bad_argument('presence_agent_list', 'limit must be a non-negative integer')
+  end
+  if not tenant then
+    return bad_argument('presence_agent_list', 'key ' .. index_key .. ' is not a tenant index')
+  end
+
+  local start = after == '' and '-' or '(' .. after
+  local ids = redis.call('ZRANGEBYLEX', index_key, start, '+', 'LIMIT', '0',
+                        int_text(limit + 1))
+  local agents = array()
+  for i = 1, math.min(#ids, limit) do
+    local text = redis.call('HGET', agents_key, agent_field(tenant, ids[i]))
+    if text then
+      agents[#agents + 1] = raw(text)
+    end
+  end
+  return encode({ ok = true, agents = agents, more = #ids > limit })
+end
+
+local function presence_roster(keys, args)
+  local bad = check_argc('presence_roster', args, 0)
+  if bad then return bad end
+  local agents_key, rev_key = keys[1], keys[2]
+
+  local all = redis.call('HGETALL', agents_key)
+  local fields = {}
+  local records = {}
+  for i = 1, #all, 2 do
+    local record = cjson.decode(all[i + 1])
+    if is_registered(record) and record.source == 'graph' then
+      fields[#fields + 1] = all[i]
+      records[all[i]] = record
+    end
+  end
+  table.sort(fields)
+
+  local rows = array()
+  for i, field in ipairs(fields) do
+    local r = records[field]
+    rows[i] = array({ r.tenant, r.agent, r.graph_user_id or '', r.availability or UNKNOWN,
+                      r.activity or UNKNOWN })
+  end
+  local rev = tonumber(redis.call('GET', rev_key) or '0')
+  return encode({ ok = true, rev = rev, agents = rows })
+end
+
+------------------------------------------------------------------------------
+-- presence_apply
+------------------------------------------------------------------------------
+
+-- The lease hash fields, or nil when the lease is not held by token at epoch
+-- and unexpired.
+local function held_lease(lease_key, token, epoch, now)
+  local lease = redis.call('HMGET', lease_key, 'token', 'epoch', 'expires_at', 'instance')
+  if not lease[1] or lease[1] == '' or lease[1] ~= token then
+    return nil
+  end
+  if not lease[2] or not same_decimal(lease[2], epoch) then
+    return nil
+  end
+  if (tonumber(lease[3]) or 0) <= now then
+    return nil
+  end
+  return { token = lease[1], epoch = lease[2], expires_at = lease[3], instance = lease[4] or '' }
+end
+
+-- Applies one observation; returns the outcome and the record.
+local function apply_item(agents_key, events_key, maxlen, source, item, now)
+  local field = agent_field(item.tenant, item.agent)
+  local record = load_record(agents_key, field)
+  if not is_registered(record) then
+    return 'missing', record
+  end
+  if record.source ~= source then
+    return 'wrong_source', record
+  end
+  if source == 'push' and item.observed_at < (record.observed_at or 0) then
+    return 'stale_observation', record
+  end
+  if record.availability == item.availability and record.activity == item.activity then
+    return 'unchanged', record
+  end
+
+  local before = { availability = record.availability, activity = record.activity }
+  record.availability = item.availability
+  record.activity = item.activity
+  record.presence_at = now
+  record.observed_at = item.observed_at
+  record.presence_source = source
+  record.version = record.version + 1
+  record.updated_at = now
+  store_record(agents_key, field, record)
+  append_event(events_key, maxlen, 'presence.changed', record, now, {
+    before = before,
+    after = { availability = item.availability, activity = item.activity },
+    source = source, observed_at = item.observed_at,
+  })
+  return 'changed', record
+end
+
+local function presence_apply(keys, args)
+  if #args < 5 or (#args - 5) % 5 ~= 0 then
+    return bad_argument('presence_apply',
+                        string.format('expected 5 arguments and 5 per item, got %d', #args))
+  end
+  local agents_key, events_key, lease_key, job_key = keys[1], keys[2], keys[3], keys[4]
+  local token, epoch, maxlen, source, polled = unpack(args, 1, 5)
+  local now = now_ms()
+
+  -- Fencing comes first: a stale owner writes nothing at all.
+  local lease
+  if epoch ~= '' then
+    lease = held_lease(lease_key, token, epoch, now)
+    if not lease then
+      return refuse('stale_epoch',
+                    string.format('lease %s is not held by this token at epoch %s', lease_key,
+                                  epoch))
+    end
+  end
+
+  -- Parse every item before writing anything.
+  local items = {}
+  for i = 6, #args, 5 do
+    local observed = args[i + 4]
+    local observed_at = observed == '' and now or parse_int(observed)
+    if not observed_at then
+      return bad_argument('presence_apply', 'observed_at must be a non-negative integer')
+    end
+    items[#items + 1] = { tenant = args[i], agent = args[i + 1], availability = args[i + 2],
+                          activity = args[i + 3], observed_at = observed_at }
+  end
+
+  local counts = { changed = 0, unchanged = 0, missing = 0, wrong_source = 0,
+                   stale_observation = 0 }
+  local results = array()
+  for _, item in ipairs(items) do
+    local outcome, record = apply_item(agents_key, events_key, maxlen, source, item, now)
+    counts[outcome] = counts[outcome] + 1
+    local result = { tenant = item.tenant, agent = item.agent, outcome = outcome }
+    if #items == 1 then
+      result.record = record or NULL
+    end
+    results[#results + 1] = result
+  end
+
+  if lease then
+    redis.call('HSET', job_key, 'last_poll_at', int_text(now),
+               'last_poll_agents', polled ~= '' and polled or int_text(#items),
+               'instance', lease.instance, 'epoch', lease.epoch)
+  end
+  return encode({ ok = true, changed = counts.changed, unchanged = counts.unchanged,
+                  missing = counts.missing, wrong_source = counts.wrong_source,
+                  stale_observation = counts.stale_observation, results = results })
+end
+
+------------------------------------------------------------------------------
+-- presence_sweep
+------------------------------------------------------------------------------
+
+local function presence_sweep(keys, args)
+  local bad = check_argc('presence_sweep', args, 1)
+  if bad then return bad end
+  local agents_key, tombs_key = keys[1], keys[2]
+  local limit = parse_int(args[1])
+  if not limit then
+    return bad_argument('presence_sweep', 'limit must be a non-negative integer')
+  end
+  local now = now_ms()
+
+  local fields = redis.call('ZRANGEBYSCORE', tombs_key, '-inf', int_text(now), 'LIMIT', '0',
+                                int_text(limit))
+  local removed = 0
+  for _, field in ipairs(fields) do
+    -- Re-check the record: it may have been registered again since.
+    local record = load_record(agents_key, field)
+    if record and record.state == 'deregistered' and (record.expires_at or 0) <= now then
+      redis.call('HDEL', agents_key, field)
+      removed = removed + 1
+    end
+    redis.call('ZREM', tombs_key, field)
+  end
+  return encode({ ok = true, removed = removed })
+end
+
+------------------------------------------------------------------------------
+-- Leases: presence_lease_acquire, _renew, _release
+--
+-- A lease hash holds token, instance, epoch, expires_at, acquired_at. It never
+-- expires as a key: the epoch must only ever grow.
+------------------------------------------------------------------------------
+
+local function read_lease(lease_key)
+  local v = redis.call('HMGET', lease_key, 'token', 'instance', 'epoch', 'expires_at')
+  return { token = v[1] or '', instance = v[2] or '', epoch = tonumber(v[3] or '0') or 0,
+           expires_at = tonumber(v[4] or '0') or 0 }
+end
+
+local function presence_lease_acquire(keys, args)
+  local bad = check_argc('presence_lease_acquire', args, 3)
+  if bad then return bad end
+  local lease_key = keys[1]
+  local token, instance, ttl_ms = args[1], args[2], parse_int(args[3])
+  if not ttl_ms or ttl_ms < 1 or token == '' then
+    return bad_argument('presence_lease_acquire', 'needs a token and a positive ttl_ms')
+  end
+  local now = now_ms()
+  local lease = read_lease(lease_key)
+  local alive = lease.token ~= '' and lease.expires_at > now
+
+  if alive and lease.token ~= token then
+    return refuse('held', string.format('lease %s is held by %s at epoch %d', lease_key,
+                                        lease.instance, lease.epoch),
+                  { instance = lease.instance, epoch = lease.epoch,
+                    expires_at = lease.expires_at, now = now })
+  end
+
+  local expires_at = now + ttl_ms
+  local epoch = lease.epoch
+  if alive then
+    -- The holder asks again: a renewal.
+    redis.call('HSET', lease_key, 'expires_at', int_text(expires_at), 'instance', instance)
+  else
+    epoch = epoch + 1
+    redis.call('HSET', lease_key, 'token', token, 'instance', instance, 'epoch', int_text(epoch),
+               'expires_at', int_text(expires_at), 'acquired_at', int_text(now))
+  end
+  return encode({ ok = true, epoch = epoch, expires_at = expires_at, now = now,
+                  renewed = alive })
+end
+
+local function presence_lease_renew(keys, args)
+  local bad = check_argc('presence_lease_renew', args, 3)
+  if bad then return bad end
+  local lease_key = keys[1]
+  local token, epoch, ttl_ms = args[1], args[2], parse_int(args[3])
+  if not ttl_ms or ttl_ms < 1 then
+    return bad_argument('presence_lease_renew', 'ttl_ms must be a positive integer')
+  end
+  local now = now_ms()
+
+  if not held_lease(lease_key, token, epoch, now) then
+    local lease = read_lease(lease_key)
+    return refuse('lost', string.format('lease %s is no longer held by this token at epoch %s',
+                                        lease_key, epoch),
+                  { instance = lease.instance, epoch = lease.epoch,
+                    expires_at = lease.expires_at, now = now })
+  end
+  local expires_at = now + ttl_ms
+  redis.call('HSET', lease_key, 'expires_at', int_text(expires_at))
+  return encode({ ok = true, epoch = tonumber(epoch), expires_at = expires_at, now = now })
+end
+
+local function presence_lease_release(keys, args)
+  local bad = check_argc('presence_lease_release', args, 2)
+  if bad then return bad end
+  local lease_key = keys[1]
+  local token, epoch = args[1], args[2]
+  local lease = read_lease(lease_key)
+
+  -- Only the holder at this epoch may let go; the epoch stays for the next grant.
+  if token == '' or lease.token ~= token or not same_decimal(epoch, int_text(lease.epoch)) then
+    return encode({ ok = true, released = false })
+  end
+  redis.call('HSET', lease_key, 'token', '', 'expires_at', '0')
+  return encode({ ok = true, released = true })
+end
+
+------------------------------------------------------------------------------
+-- Members: presence_member_heartbeat, _leave, presence_members
+------------------------------------------------------------------------------
+
+-- The member hash key of an instance id, derived from the members zset key
+-- "presence:{ctl}:members" -> "presence:{ctl}:member:ID". The derived key is
+-- not declared in KEYS but has the same hash tag {ctl}, so it lives in the
+-- same Redis Cluster slot; presence_members and presence_assignment_write
+-- rely on this.
+local function member_key(members_key, id)
+  return (members_key:gsub(':members$', ':member:')) .. id
+end
+
+local function presence_member_heartbeat(keys, args)
+  if #args ~= 5 and #args ~= 6 then
+    return bad_argument('presence_member_heartbeat',
+                        string.format('expected 5 or 6 arguments, got %d', #args))
+  end
+  local members_key, hash_key = keys[1], keys[2]
+  local id, token, ttl_ms, addr, owned, draining =
+      args[1], args[2], parse_int(args[3]), args[4], args[5], args[6]
+  if not ttl_ms or ttl_ms < 1 or token == '' then
+    return bad_argument('presence_member_heartbeat', 'needs a token and a positive ttl_ms')
+  end
+  local now = now_ms()
+
+  -- Another incarnation still alive under this id keeps it.
+  local current = redis.call('HMGET', hash_key, 'token', 'started_at')
+  local expiry = tonumber(redis.call('ZSCORE', members_key, id) or '0')
+  if current[1] and current[1] ~= token and expiry > now then
+    return refuse('id_in_use',
+                  string.format('instance id %s is in use by another live instance until %d',
+                                id, expiry),
+                  { expires_at = expiry, now = now })
+  end
+
+  local started_at = current[1] == token and tonumber(current[2]) or now
+  local expires_at = now + ttl_ms
+  redis.call('HSET', hash_key, 'id', id, 'token', token, 'addr', addr,
+             'started_at', int_text(started_at), 'heartbeat_at', int_text(now),
+             'expires_at', int_text(expires_at), 'owned', owned,
+             'draining', (draining == '1' or draining == 'true') and '1' or '0')
+  redis.call('ZADD', members_key, int_text(expires_at), id)
+  return encode({ ok = true, now = now, expires_at = expires_at, started_at = started_at })
+end
+
+local function presence_member_leave(keys, args)
+  local bad = check_argc('presence_member_leave', args, 2)
+  if bad then return bad end
+  local members_key, hash_key = keys[1], keys[2]
+  local id, token = args[1], args[2]
+
+  local current = redis.call('HGET', hash_key, 'token')
+  if current and current ~= token then
+    return encode({ ok = true, left = false })
+  end
+  redis.call('ZREM', members_key, id)
+  redis.call('DEL', hash_key)
+  return encode({ ok = true, left = true })
+end
+
+-- One member as JSON: the hash fields (times as numbers, draining as a bool)
+-- and whether its heartbeat is still alive.
+local function member_entry(members_key, id, expiry, now)
+  local flat = redis.call('HGETALL', member_key(members_key, id))
+  local entry = { id = id, expires_at = expiry }
+  for i = 1, #flat, 2 do
+    entry[flat[i]] = flat[i + 1]
+  end
+  for _, name in ipairs({ 'started_at', 'heartbeat_at', 'expires_at' }) do
+    entry[name] = tonumber(entry[name] or '0') or 0
+  end
+  entry.draining = entry.draining == '1'
+  entry.alive = entry.expires_at > now
+  return entry
+end
+
+local function presence_members(keys, args)
+  local members_key = keys[1]
+  local now = now_ms()
+  local flat = redis.call('ZRANGE', members_key, 0, -1, 'WITHSCORES')
+  local ids, expiry = {}, {}
+  for i = 1, #flat, 2 do
+    ids[#ids + 1] = flat[i]
+    expiry[flat[i]] = tonumber(flat[i + 1])
+  end
+  table.sort(ids)
+
+  local members = array()
+  for i, id in ipairs(ids) do
+    members[i] = member_entry(members_key, id, expiry[id], now)
+  end
+  return encode({ ok = true, now = now, members = members })
+end
+
+------------------------------------------------------------------------------
+-- presence_assignment_write
+------------------------------------------------------------------------------
+
+local function presence_assignment_write(keys, args)
+  if #args < 3 or (#args - 3) % 2 ~= 0 then
+    return bad_argument('presence_assignment_write',
+                        string.format('expected 3 arguments and pairs, got %d', #args))
+  end
+  local assignment_key, leader_key, members_key = keys[1], keys[2], keys[3]
+  local token, epoch, members_csv = args[1], args[2], args[3]
+  local now = now_ms()
+
+  if not held_lease(leader_key, token, epoch, now) then
+    return refuse('stale_epoch', string.format(
+        'leader lease %s is not held by this token at epoch %s', leader_key, epoch))
+  end
+
+  -- The whole assignment is replaced.
+  local generation = tonumber(redis.call('HGET', assignment_key, 'generation') or '0') + 1
+  local fields = { 'generation', int_text(generation), 'members', members_csv,
+                   'updated_at', int_text(now) }
+  for i = 4, #args, 2 do
+    local partition = args[i]
+    if partition:sub(1, 1) ~= 'p' then
+      partition = 'p' .. partition
+    end
+    fields[#fields + 1] = partition
+    fields[#fields + 1] = args[i + 1]
+  end
+  redis.call('DEL', assignment_key)
+  redis.call('HSET', assignment_key, unpack(fields))
+
+  -- Dead members leave the zset and lose their hash (same slot {ctl}).
+  local dead = redis.call('ZRANGEBYSCORE', members_key, '-inf', int_text(now))
+  for _, id in ipairs(dead) do
+    redis.call('ZREM', members_key, id)
+    redis.call('DEL', member_key(members_key, id))
+  end
+  return encode({ ok = true, generation = generation, pruned = #dead })
+end
+
+------------------------------------------------------------------------------
+-- presence_graph_budget
+------------------------------------------------------------------------------
+
+-- A fixed window shared by every instance: cost requests fit while the
+-- window's count stays within limit.
+local function presence_graph_budget(keys, args)
+  local bad = check_argc('presence_graph_budget', args, 3)
+  if bad then return bad end
+  local budget_key = keys[1]
+  local limit, window_ms, cost = parse_int(args[1]), parse_int(args[2]), parse_int(args[3])
+  if not limit or not window_ms or window_ms < 1 or not cost then
+    return bad_argument('presence_graph_budget', 'limit, window_ms and cost must be integers')
+  end
+  if cost > limit then
+    return bad_argument('presence_graph_budget',
+                        string.format('cost %d can never fit the limit %d', cost, limit))
+  end
+
+  local used = tonumber(redis.call('GET', budget_key) or '0')
+  if used + cost > limit then
+    local wait_ms = redis.call('PTTL', budget_key)
+    if wait_ms < 0 then
+      wait_ms = window_ms
+    end
+    return refuse('throttled',
+                  string.format('graph budget %s: %d of %d used, wait %d ms', budget_key, used,
+                                limit, wait_ms),
+                  { wait_ms = wait_ms })
+  end
+  used = redis.call('INCRBY', budget_key, cost)
+  if redis.call('PTTL', budget_key) < 0 then
+    redis.call('PEXPIRE', budget_key, int_text(window_ms))
+  end
+  return encode({ ok = true, used = used, remaining = limit - used })
+end
+
+------------------------------------------------------------------------------
+-- Registration
+------------------------------------------------------------------------------
+
+local function register(name, callback, read_only)
+  local spec = { function_name = name, callback = callback }
+  if read_only then
+    spec.flags = { 'no-writes' }
+  end
+  redis.register_function(spec)
+end
+
+register('presence_version', presence_version, true)
+register('presence_init', presence_init)
+register('presence_agent_put', presence_agent_put)
+register('presence_agent_delete', presence_agent_delete)
+register('presence_agent_get', presence_agent_get, true)
+register('presence_agent_list', presence_agent_list, true)
+register('presence_roster', presence_roster, true)
+register('presence_apply', presence_apply)
+register('presence_sweep', presence_sweep)
+register('presence_lease_acquire', presence_lease_acquire)
+register('presence_lease_renew', presence_lease_renew)
+register('presence_lease_release', presence_lease_release)
+register('presence_member_heartbeat', presence_member_heartbeat)
+register('presence_member_leave', presence_member_leave)
+register('presence_members', presence_members, true)
+register('presence_assignment_write', presence_assignment_write)
+register('presence_graph_budget', presence_graph_budget)
