@@ -66,10 +66,14 @@ Task<void> Leader::HoldLease() {
   if (epoch_ && now - renewed_at_ < std::chrono::milliseconds(options_.renew_ms)) co_return;
 
   auto sent = Clock::now();
-  auto grant =
-      epoch_
-          ? co_await RenewLease(redis_, store::keys::Leader(), holder_, *epoch_, options_.lease_ms)
-          : co_await AcquireLease(redis_, store::keys::Leader(), holder_, options_.lease_ms);
+  // Two statements, not a conditional expression with a co_await in each
+  // arm: g++ 12 destroys the result twice in that form.
+  Result<LeaseGrant> grant = MakeError("unset", "");
+  if (epoch_) {
+    grant = co_await RenewLease(redis_, store::keys::Leader(), holder_, *epoch_, options_.lease_ms);
+  } else {
+    grant = co_await AcquireLease(redis_, store::keys::Leader(), holder_, options_.lease_ms);
+  }
   if (!grant) {
     if (epoch_) log_->warn("lost leadership: {}", grant.error().message);
     epoch_.reset();

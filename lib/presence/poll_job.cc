@@ -256,7 +256,8 @@ Task<void> PollJob::Sweep(const std::map<uint32_t, uint64_t>& owned) {
         Strings("1000")));
   }
   uint64_t removed = 0;
-  for (const auto& answer : co_await WhenAll(std::move(sweeps))) {
+  auto answers = co_await WhenAll(std::move(sweeps));
+  for (const auto& answer : answers) {
     if (answer) removed += FieldUint(*answer, "removed");
   }
   if (removed > 0) log_->info("removed {} expired tombstones", removed);

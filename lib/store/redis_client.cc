@@ -303,14 +303,15 @@ RedisClient::RedisClient(asio::io_context& io, RedisAddress address,
 
 RedisClient::~RedisClient() { impl_->Close(); }
 
+// Not a coroutine itself: async_initiate keeps the initiation and the
+// arguments in the awaitable's own frame.
 Task<Result<RedisReply>> RedisClient::Command(std::vector<std::string> args) {
-  auto impl = impl_;
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Result<RedisReply>)>(
-      [impl, args = std::move(args)](auto handler) mutable {
-        using Handler = decltype(handler);
-        impl->Submit(std::move(args), std::make_unique<WaiterFor<Handler>>(std::move(handler)));
-      },
-      asio::use_awaitable);
+  auto initiation = [](auto handler, std::shared_ptr<Impl> impl, std::vector<std::string> args) {
+    using Handler = decltype(handler);
+    impl->Submit(std::move(args), std::make_unique<WaiterFor<Handler>>(std::move(handler)));
+  };
+  return asio::async_initiate<decltype(asio::use_awaitable), void(Result<RedisReply>)>(
+      initiation, asio::use_awaitable, impl_, std::move(args));
 }
 
 bool RedisClient::connected() const { return impl_->connected(); }

@@ -36,7 +36,8 @@ class Latch {
 // Runs the tasks concurrently on the current executor and returns their
 // results in order once all have finished. With the pipelined Redis client
 // this turns N independent calls into one round trip. The tasks must not
-// throw.
+// throw, and must not refer to temporaries of the caller: they start only
+// after WhenAll is awaited, so coroutines given here take parameters by value.
 template <typename T>
 Task<std::vector<T>> WhenAll(std::vector<Task<T>> tasks) {
   auto executor = co_await asio::this_coro::executor;
