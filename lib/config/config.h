@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "util/result.h"
 
@@ -49,7 +50,7 @@ struct Config {
   // [graph]
   std::string graph_url = "https://graph.microsoft.com";
   std::string login_url = "https://login.microsoftonline.com";
-  GraphTenant graph_default;                     // used for tenants without their own entry
+  GraphTenant graph_default;                         // used for tenants without their own entry
   std::map<std::string, GraphTenant> graph_tenants;  // [graph.tenants."ID"]
   uint32_t graph_requests_per_window = 1500;
   uint32_t graph_window_s = 30;
@@ -63,15 +64,39 @@ struct Config {
   std::string log_format = "text";  // "text" or "json"
 };
 
+// A "host:port" address split into its parts. The host is a name, an IPv4
+// address or an IPv6 address in brackets ("[::1]:8080" gives host "::1").
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+
+// Splits "host:port"; the port may be 0. Errors (code "bad_config") name the
+// address and the reason.
+Result<HostPort> SplitHostPort(std::string_view address);
+
 // Reads and validates a TOML file. Unknown keys and out-of-range values are
 // errors whose message names the file, the line and the problem:
 // "conf/presenced.toml:12: partitions.count must be between 1 and 4096".
+// Every error has the code "bad_config"; when a file has several problems the
+// message holds one line per problem, in file order. An empty instance.id
+// becomes the host name. Graph secrets are read here (from the environment
+// variable or file the config names), so a missing secret is an error too.
 Result<Config> LoadConfig(const std::string& path);
 
-// Applies PRESENCE_INSTANCE_ID, PRESENCE_LISTEN and PRESENCE_REDIS when set.
+// Applies PRESENCE_INSTANCE_ID, PRESENCE_LISTEN and PRESENCE_REDIS when set
+// and not empty. Does not validate: call Validate() afterwards.
 void ApplyEnvironment(Config& config);
 
+// Checks the fields that the environment and the command line can override:
+// the instance id (1 to 128 letters, digits and "-_.:@"), the listen address
+// ("host:port", port 0 to 65535) and the Redis address (port 1 to 65535).
+// Call it after ApplyEnvironment() and command-line overrides.
+Status Validate(const Config& config);
+
 // The Graph credentials for a tenant: its own entry or the default ones.
+// For the default ones, a copy is made in `scratch` with azure_tenant_id set
+// to `tenant` when it is empty, and a reference to `scratch` is returned.
 const GraphTenant& GraphCredentials(const Config& config, const std::string& tenant,
                                     GraphTenant& scratch);
 
