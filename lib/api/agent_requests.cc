@@ -1,0 +1,194 @@
+#include "api/agent_requests.h"
+
+#include <fmt/format.h>
+
+#include "api/validation.h"
+#include "http/url.h"
+
+namespace presence::api {
+
+namespace {
+
+// The tenant and agent path parameters, validated.
+Result<AgentKey> PathIds(const http::Request& request, bool with_agent) {
+  AgentKey key{request.Param("tenant"), with_agent ? request.Param("agent") : ""};
+  if (auto ok = ValidateId("tenant", key.tenant); !ok.ok()) return ok.error();
+  if (with_agent) {
+    if (auto ok = ValidateId("agent", key.agent); !ok.ok()) return ok.error();
+  }
+  return key;
+}
+
+// The query parameters, refusing any not in `allowed`.
+Result<http::QueryParams> Query(const http::Request& request,
+                                std::initializer_list<std::string_view> allowed) {
+  auto params = http::ParseQueryString(request.query);
+  if (!params.ok()) return params.error();
+  for (const auto& [name, value] : *params) {
+    bool known = false;
+    for (std::string_view want : allowed) known = known || name == want;
+    if (!known) {
+      return MakeError("unknown_parameter",
+                       fmt::format("unknown query parameter \"{}\"", name.substr(0, 80)));
+    }
+  }
+  return params;
+}
+
+std::optional<std::string> QueryValue(const http::QueryParams& params, std::string_view name) {
+  for (const auto& [key, value] : params) {
+    if (key == name) return value;
+  }
+  return std::nullopt;
+}
+
+// The member `name` of a body, or nullptr when absent or null.
+const nlohmann::json* Member(const nlohmann::json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+// The checks every JSON command shares: Content-Type, Idempotency-Key, the
+// absence of query parameters, and a body that is a JSON object.
+Result<nlohmann::json> JsonCommandBody(const http::Request& request) {
+  if (auto ok = CheckJsonContentType(request.Header("Content-Type")); !ok.ok()) return ok.error();
+  if (auto ok = ValidateIdempotencyKey(request.Header("Idempotency-Key")); !ok.ok()) {
+    return ok.error();
+  }
+  if (auto query = Query(request, {}); !query.ok()) return query.error();
+  return ParseJsonObject(request.body);
+}
+
+}  // namespace
+
+Result<store::PutAgentCommand> ParsePutAgentRequest(const http::Request& request) {
+  auto ids = PathIds(request, true);
+  if (!ids.ok()) return ids.error();
+  auto if_match = ParseIfMatch(request.Header("If-Match"));
+  if (!if_match.ok()) return if_match.error();
+  auto body = JsonCommandBody(request);
+  if (!body.ok()) return body.error();
+  if (auto ok = CheckKnownFields(*body, {"source", "graph_user_id", "seq", "labels"}); !ok.ok()) {
+    return ok.error();
+  }
+
+  store::PutAgentCommand command;
+  command.tenant = ids->tenant;
+  command.agent = ids->agent;
+  command.if_match = *if_match;
+  command.labels_json = "{}";
+
+  // source decides whether graph_user_id is required or forbidden.
+  const nlohmann::json* source = Member(*body, "source");
+  if (source == nullptr || !source->is_string() || (*source != "graph" && *source != "push")) {
+    return MakeError("bad_source", "source is required and must be \"graph\" or \"push\"");
+  }
+  command.source = source->get<std::string>();
+  const nlohmann::json* graph_user_id = Member(*body, "graph_user_id");
+  if (command.source == "graph") {
+    if (graph_user_id == nullptr) {
+      return MakeError("bad_graph_user_id", "graph_user_id is required when source is \"graph\"");
+    }
+    auto guid = ParseGraphUserId(*graph_user_id);
+    if (!guid.ok()) return guid.error();
+    command.graph_user_id = *guid;
+  } else if (graph_user_id != nullptr) {
+    return MakeError("bad_graph_user_id",
+                     "graph_user_id must not be given when source is \"push\"");
+  }
+
+  if (const nlohmann::json* seq = Member(*body, "seq")) {
+    auto parsed = ParseSeqJson(*seq);
+    if (!parsed.ok()) return parsed.error();
+    command.seq = *parsed;
+  }
+  if (const nlohmann::json* labels = Member(*body, "labels")) {
+    auto parsed = ParseLabels(*labels);
+    if (!parsed.ok()) return parsed.error();
+    command.labels_json = *parsed;
+  }
+  return command;
+}
+
+Result<store::DeleteAgentCommand> ParseDeleteAgentRequest(const http::Request& request) {
+  auto ids = PathIds(request, true);
+  if (!ids.ok()) return ids.error();
+  auto if_match = ParseIfMatch(request.Header("If-Match"));
+  if (!if_match.ok()) return if_match.error();
+  if (auto ok = ValidateIdempotencyKey(request.Header("Idempotency-Key")); !ok.ok()) {
+    return ok.error();
+  }
+  auto query = Query(request, {"seq"});
+  if (!query.ok()) return query.error();
+
+  store::DeleteAgentCommand command;
+  command.tenant = ids->tenant;
+  command.agent = ids->agent;
+  command.if_match = *if_match;
+  if (auto seq = QueryValue(*query, "seq")) {
+    auto parsed = ParseSeqText(*seq);
+    if (!parsed.ok()) return parsed.error();
+    command.seq = *parsed;
+  }
+  return command;
+}
+
+Result<AgentKey> ParseGetAgentRequest(const http::Request& request) {
+  auto ids = PathIds(request, true);
+  if (!ids.ok()) return ids.error();
+  if (auto query = Query(request, {}); !query.ok()) return query.error();
+  return ids;
+}
+
+Result<ListAgentsQuery> ParseListAgentsRequest(const http::Request& request) {
+  auto ids = PathIds(request, false);
+  if (!ids.ok()) return ids.error();
+  auto query = Query(request, {"cursor", "limit"});
+  if (!query.ok()) return query.error();
+
+  ListAgentsQuery list;
+  list.tenant = ids->tenant;
+  list.cursor = QueryValue(*query, "cursor").value_or("");
+  if (list.cursor.size() > kMaxCursorLength) {
+    return MakeError("bad_cursor", fmt::format("cursor is longer than {} characters; pass the "
+                                               "next_cursor of the previous page unchanged",
+                                               kMaxCursorLength));
+  }
+  auto limit = ParseLimit(QueryValue(*query, "limit"));
+  if (!limit.ok()) return limit.error();
+  list.limit = *limit;
+  return list;
+}
+
+Result<store::PushPresenceCommand> ParsePushPresenceRequest(const http::Request& request,
+                                                            uint64_t now_ms) {
+  auto ids = PathIds(request, true);
+  if (!ids.ok()) return ids.error();
+  auto body = JsonCommandBody(request);
+  if (!body.ok()) return body.error();
+  if (auto ok = CheckKnownFields(*body, {"availability", "activity", "observed_at"}); !ok.ok()) {
+    return ok.error();
+  }
+
+  store::PushPresenceCommand command;
+  command.tenant = ids->tenant;
+  command.agent = ids->agent;
+  const nlohmann::json* availability = Member(*body, "availability");
+  const nlohmann::json* activity = Member(*body, "activity");
+  if (availability == nullptr) return MakeError("bad_availability", "availability is required");
+  if (activity == nullptr) return MakeError("bad_activity", "activity is required");
+  auto parsed_availability = ParseAvailability(*availability);
+  if (!parsed_availability.ok()) return parsed_availability.error();
+  auto parsed_activity = ParseActivity(*activity);
+  if (!parsed_activity.ok()) return parsed_activity.error();
+  command.availability = *parsed_availability;
+  command.activity = *parsed_activity;
+
+  auto observed_at = ParseObservedAt(Member(*body, "observed_at"), now_ms);
+  if (!observed_at.ok()) return observed_at.error();
+  command.observed_at_ms = *observed_at;
+  return command;
+}
+
+}  // namespace presence::api

@@ -1,0 +1,205 @@
+#include "api/agent_routes.h"
+
+#include <chrono>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "api/agent_requests.h"
+#include "api/agent_view.h"
+#include "api/validation.h"
+#include "util/json_fields.h"
+
+namespace presence::api {
+
+namespace {
+
+using http::Response;
+
+Response Invalid(const Error& error) {
+  return http::ErrorResponse(ValidationStatus(error), error.code, error.message);
+}
+
+unsigned RefusalStatus(const std::string& code) {
+  if (code == "not_found") return 404;
+  if (code == "stale_seq" || code == "wrong_source" || code == "stale_observation") return 409;
+  if (code == "version_mismatch") return 412;
+  if (code == "bad_cursor") return 400;
+  return 500;  // bad_argument and the like: a bug on our side, not the caller's
+}
+
+// A success answer with the agent, "changed" and its ETag.
+Response AgentResponse(unsigned status, const nlohmann::json& record, bool changed) {
+  nlohmann::json body = AgentView(record);
+  body["changed"] = changed;
+  Response response = http::JsonResponse(status, body);
+  response.SetHeader("ETag", ETagOf(RecordVersion(record)));
+  return response;
+}
+
+bool IsOk(const nlohmann::json& answer) {
+  return answer.is_object() && answer.value("ok", false) == true;
+}
+
+}  // namespace
+
+uint64_t SystemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+AgentRoutes::AgentRoutes(AgentCommands& commands, Clock now_ms)
+    : commands_(commands), now_ms_(std::move(now_ms)) {}
+
+void AgentRoutes::AddTo(http::Router& router) {
+  using http::Verb;
+  constexpr std::string_view kAgent = "/v1/tenants/{tenant}/agents/{agent}";
+  router.Add(Verb::put, kAgent, [this](const http::Request& r) { return PutAgent(r); });
+  router.Add(Verb::delete_, kAgent, [this](const http::Request& r) { return DeleteAgent(r); });
+  router.Add(Verb::get, kAgent, [this](const http::Request& r) { return GetAgent(r); });
+  router.Add(Verb::get, "/v1/tenants/{tenant}/agents",
+             [this](const http::Request& r) { return ListAgents(r); });
+  router.Add(Verb::put, "/v1/tenants/{tenant}/agents/{agent}/presence",
+             [this](const http::Request& r) { return PushPresence(r); });
+}
+
+Response AgentRoutes::Refusal(const nlohmann::json& answer) {
+  std::string code = FieldString(answer, "code", "internal_error");
+  std::string message = FieldString(answer, "message", "the store refused the command");
+  unsigned status = RefusalStatus(code);
+  if (status == 500) {
+    spdlog::error("api: unexpected store refusal {}: {}", code, message);
+    code = "internal_error";
+  }
+
+  // The current state, so that the caller can recover without another read.
+  nlohmann::json body = http::ErrorBody(code, message);
+  auto agent = answer.find("agent");
+  if (agent != answer.end() && agent->is_object()) {
+    body["error"]["version"] = RecordVersion(*agent);
+    std::string seq = FieldString(*agent, "seq");
+    body["error"]["seq"] = seq.empty() ? nlohmann::json(nullptr) : nlohmann::json(seq);
+  }
+  return http::JsonResponse(status, body);
+}
+
+Response AgentRoutes::StoreFailure(const Error& error) {
+  spdlog::warn("api: store call failed: {}", error.message);
+  std::string code = error.code == "redis_unavailable" ? error.code : "redis_error";
+  Response response = http::ErrorResponse(503, code, error.message);
+  response.SetHeader("Retry-After", "1");
+  return response;
+}
+
+Task<Response> AgentRoutes::PutAgent(const http::Request& request) {
+  auto command = ParsePutAgentRequest(request);
+  if (!command.ok()) co_return Invalid(command.error());
+
+  auto answer = co_await commands_.Put(*command);
+  if (!answer.ok()) co_return StoreFailure(answer.error());
+  if (!IsOk(*answer)) co_return Refusal(*answer);
+
+  bool changed = answer->value("changed", false);
+  bool created = answer->value("created", false);
+  co_return AgentResponse(created ? 201 : 200, answer->value("agent", nlohmann::json::object()),
+                          changed);
+}
+
+Task<Response> AgentRoutes::DeleteAgent(const http::Request& request) {
+  auto command = ParseDeleteAgentRequest(request);
+  if (!command.ok()) co_return Invalid(command.error());
+
+  auto answer = co_await commands_.Delete(*command);
+  if (!answer.ok()) co_return StoreFailure(answer.error());
+  if (!IsOk(*answer)) co_return Refusal(*answer);
+
+  // An agent that never existed has version 0 (as If-Match sees it).
+  uint64_t version = RecordVersion(answer->value("agent", nlohmann::json()));
+  nlohmann::json body = {{"tenant", command->tenant},
+                         {"agent", command->agent},
+                         {"changed", answer->value("changed", false)},
+                         {"version", version}};
+  Response response = http::JsonResponse(200, body);
+  response.SetHeader("ETag", ETagOf(version));
+  co_return response;
+}
+
+Task<Response> AgentRoutes::GetAgent(const http::Request& request) {
+  auto key = ParseGetAgentRequest(request);
+  if (!key.ok()) co_return Invalid(key.error());
+
+  auto answer = co_await commands_.Get(key->tenant, key->agent);
+  if (!answer.ok()) co_return StoreFailure(answer.error());
+  if (!IsOk(*answer)) co_return Refusal(*answer);
+
+  const nlohmann::json record = answer->value("agent", nlohmann::json::object());
+  Response response = http::JsonResponse(200, AgentView(record));
+  response.SetHeader("ETag", ETagOf(RecordVersion(record)));
+  co_return response;
+}
+
+Task<Response> AgentRoutes::ListAgents(const http::Request& request) {
+  auto query = ParseListAgentsRequest(request);
+  if (!query.ok()) co_return Invalid(query.error());
+
+  auto answer = co_await commands_.List(query->tenant, query->cursor, query->limit);
+  if (!answer.ok()) co_return StoreFailure(answer.error());
+  if (!IsOk(*answer)) co_return Refusal(*answer);
+
+  nlohmann::json agents = nlohmann::json::array();
+  auto records = answer->find("agents");
+  if (records != answer->end() && records->is_array()) {
+    for (const auto& record : *records) agents.push_back(AgentView(record));
+  }
+  auto next = answer->find("next");
+  nlohmann::json next_cursor =
+      next != answer->end() && next->is_string() ? *next : nlohmann::json(nullptr);
+  co_return http::JsonResponse(200, {{"agents", std::move(agents)}, {"next_cursor", next_cursor}});
+}
+
+Task<Response> AgentRoutes::PushPresence(const http::Request& request) {
+  auto command = ParsePushPresenceRequest(request, now_ms_());
+  if (!command.ok()) co_return Invalid(command.error());
+
+  auto answer = co_await commands_.PushPresence(*command);
+  if (!answer.ok()) co_return StoreFailure(answer.error());
+  if (!IsOk(*answer)) co_return Refusal(*answer);
+
+  // One item was sent: its outcome decides the answer.
+  auto results = answer->find("results");
+  if (results == answer->end() || !results->is_array() || results->size() != 1) {
+    spdlog::error("api: presence_apply answered without one result: {}", http::DumpJson(*answer));
+    co_return http::ErrorResponse(500, "internal_error", "the store gave an unexpected answer");
+  }
+  const nlohmann::json& result = (*results)[0];
+  std::string outcome = FieldString(result, "outcome");
+  nlohmann::json record = result.value("record", nlohmann::json());
+  std::string name = command->tenant + "/" + command->agent;
+
+  if (outcome == "changed" || outcome == "unchanged") {
+    co_return AgentResponse(200, record, outcome == "changed");
+  }
+  nlohmann::json refusal = {{"ok", false}, {"agent", record}};
+  if (outcome == "missing") {
+    refusal["code"] = "not_found";
+    refusal["message"] = fmt::format("agent {} is not registered", name);
+  } else if (outcome == "wrong_source") {
+    refusal["code"] = "wrong_source";
+    refusal["message"] =
+        fmt::format("agent {} has source \"{}\"; presence can only be pushed for source \"push\"",
+                    name, FieldString(record, "source"));
+  } else if (outcome == "stale_observation") {
+    refusal["code"] = "stale_observation";
+    refusal["message"] =
+        fmt::format("observed_at {} is older than the current presence of agent {}, observed at {}",
+                    FormatRfc3339Ms(command->observed_at_ms), name,
+                    FormatRfc3339Ms(FieldUint(record, "observed_at", 0)));
+  } else {
+    refusal["code"] = outcome.empty() ? "internal_error" : outcome;
+    refusal["message"] = fmt::format("unexpected outcome \"{}\" for agent {}", outcome, name);
+  }
+  co_return Refusal(refusal);
+}
+
+}  // namespace presence::api

@@ -1,0 +1,449 @@
+#include "http/server.h"
+
+#include <map>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+// GCC 12 reports Asio's recycling allocator of coroutine frames as a
+// mismatched new/delete at -O2 (a false positive, GCC bug 109224).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+namespace presence::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+#ifndef PRESENCE_VERSION
+#define PRESENCE_VERSION "dev"
+#endif
+
+namespace {
+
+constexpr size_t kReadChunk = 4096;
+// Bytes read and thrown away after refusing a request, so the client can
+// finish sending and read the refusal instead of getting a reset.
+constexpr size_t kLingerBytes = 1 << 20;
+constexpr std::chrono::milliseconds kLingerTime{1000};
+
+std::string ToString(beast::string_view text) { return std::string(text.data(), text.size()); }
+
+// The method as a metrics label: known verbs only, so labels stay bounded.
+std::string MethodLabel(Verb method) {
+  return method == Verb::unknown ? "other" : ToString(bhttp::to_string(method));
+}
+
+}  // namespace
+
+Result<tcp::endpoint> ResolveListenAddress(std::string_view listen) {
+  // Split "host:port"; the host may be "[v6]".
+  size_t colon = listen.rfind(':');
+  if (colon == std::string_view::npos) {
+    return MakeError("bad_listen",
+                     fmt::format("listen address \"{}\": expected host:port", listen));
+  }
+  std::string host(listen.substr(0, colon));
+  std::string_view port_text = listen.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) host = "0.0.0.0";
+
+  unsigned port = 0;
+  if (port_text.empty() || port_text.size() > 5) port = 65536;
+  for (char c : port_text) {
+    if (c < '0' || c > '9') port = 65536;
+    if (port <= 65535) port = port * 10 + (c - '0');
+  }
+  if (port > 65535) {
+    return MakeError("bad_listen",
+                     fmt::format("listen address \"{}\": port must be 0 to 65535", listen));
+  }
+
+  // Literal addresses need no lookup; names are resolved once, at setup.
+  error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (!ec) return tcp::endpoint(address, static_cast<uint16_t>(port));
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(host, std::to_string(port), ec);
+  if (ec || results.empty()) {
+    return MakeError("bad_listen", fmt::format("listen address \"{}\": cannot resolve {}: {}",
+                                               listen, host, ec ? ec.message() : "no address"));
+  }
+  return results.begin()->endpoint();
+}
+
+class Connection;
+
+class ServerCore : public std::enable_shared_from_this<ServerCore> {
+ public:
+  ServerCore(asio::io_context& io, ServerOptions options, const Router& router,
+             MetricsRegistry* metrics)
+      : io_(io),
+        options_(std::move(options)),
+        router_(router),
+        metrics_(metrics),
+        acceptor_(io),
+        drained_(io) {}
+
+  Status Start();
+  void Stop();
+  Task<void> Drain(std::chrono::milliseconds timeout);
+  static Task<void> AcceptLoop(std::shared_ptr<ServerCore> self);
+
+  void Register(uint64_t id, Connection* connection) { connections_[id] = connection; }
+  void Unregister(uint64_t id);
+  void CountRequest(Verb method, const std::string& route, unsigned status);
+
+  asio::io_context& io_;
+  const ServerOptions options_;
+  const Router& router_;
+  MetricsRegistry* metrics_;
+  tcp::acceptor acceptor_;
+  tcp::endpoint local_endpoint_;
+  asio::steady_timer drained_;  // cancelled when the last connection closes while stopping
+  bool stopping_ = false;
+  uint64_t next_id_ = 1;
+  std::map<uint64_t, Connection*> connections_;
+};
+
+// One accepted connection. Owned by its coroutine (Serve); registered with the
+// server while it lives so that Stop() and Drain() can reach it.
+class Connection {
+ public:
+  Connection(std::shared_ptr<ServerCore> server, tcp::socket socket, uint64_t id)
+      : server_(std::move(server)),
+        options_(server_->options_),
+        stream_(std::move(socket)),
+        buffer_(static_cast<size_t>(options_.max_header_bytes) + 2 * kReadChunk),
+        id_(id) {
+    server_->Register(id_, this);
+  }
+  ~Connection() { server_->Unregister(id_); }
+
+  static Task<void> Serve(std::shared_ptr<Connection> self) {
+    try {
+      co_await self->Run();
+    } catch (const std::exception& e) {
+      spdlog::error("http #{}: connection failed: {}", self->id_, e.what());
+    }
+    self->Close();
+  }
+
+  // Stop(): an idle connection is closed now, a busy one after its response.
+  void CloseIfIdle() {
+    if (idle_) stream_.cancel();
+  }
+  void ForceClose() {
+    error_code ignored;
+    stream_.socket().close(ignored);
+  }
+
+ private:
+  Task<void> Run();
+  Task<bool> WaitForRequest();
+  Task<bool> ServeOne();
+  Task<Response> Handle(Request& request, std::string& route);
+  Task<void> Refuse(error_code ec, bhttp::request_parser<bhttp::string_body>& parser);
+  Task<bool> Write(Response response, unsigned version, bool keep_alive);
+  Task<void> Linger();
+  void Close();
+
+  std::shared_ptr<ServerCore> server_;
+  const ServerOptions& options_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  uint64_t id_;
+  bool idle_ = false;
+};
+
+Task<void> Connection::Run() {
+  while (co_await WaitForRequest()) {
+    bool keep_alive = co_await ServeOne();
+    if (!keep_alive || server_->stopping_) break;
+  }
+}
+
+// Waits for the first byte of the next request, at most idle_timeout. False
+// when the connection should close (peer gone, timeout, server stopping).
+Task<bool> Connection::WaitForRequest() {
+  if (buffer_.size() > 0) co_return true;  // a pipelined request is already here
+  if (server_->stopping_) co_return false;
+
+  idle_ = true;
+  stream_.expires_after(options_.idle_timeout);
+  error_code ec;
+  size_t n = co_await stream_.async_read_some(buffer_.prepare(kReadChunk),
+                                              asio::redirect_error(asio::use_awaitable, ec));
+  idle_ = false;
+  if (ec) co_return false;
+  buffer_.commit(n);
+  co_return true;
+}
+
+// Reads, answers and writes one request. True when the connection may be reused.
+Task<bool> Connection::ServeOne() {
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.header_limit(options_.max_header_bytes);
+  parser.body_limit(options_.max_body_bytes);
+
+  // Header and body together must arrive within read_timeout.
+  error_code ec;
+  stream_.expires_after(options_.read_timeout);
+  co_await bhttp::async_read_header(stream_, buffer_, parser,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec && !parser.is_done()) {
+    auto expect = parser.get().find(bhttp::field::expect);
+    if (expect != parser.get().end() && beast::iequals(expect->value(), "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      co_await asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+  if (!ec && !parser.is_done()) {
+    co_await bhttp::async_read(stream_, buffer_, parser,
+                               asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (ec) {
+    co_await Refuse(ec, parser);
+    co_return false;
+  }
+  stream_.expires_never();
+
+  // Hand the request to the router.
+  bhttp::request<bhttp::string_body> message = parser.release();
+  Request request;
+  request.method = message.method();
+  request.target = ToString(message.target());
+  size_t question = request.target.find('?');
+  request.path = request.target.substr(0, question);
+  if (question != std::string::npos) request.query = request.target.substr(question + 1);
+  request.body = std::move(message.body());
+  request.headers = std::move(message.base());
+
+  auto started = std::chrono::steady_clock::now();
+  std::string route = "unmatched";
+  Response response = co_await Handle(request, route);
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::steady_clock::now() - started)
+                    .count();
+  spdlog::debug("http #{}: {} {} -> {} ({} us)", id_, MethodLabel(request.method), request.target,
+                response.status, micros);
+  server_->CountRequest(request.method, route, response.status);
+
+  bool keep_alive = message.keep_alive() && !server_->stopping_;
+  bool written = co_await Write(std::move(response), message.version(), keep_alive);
+  bool reusable = written && keep_alive;
+  co_return reusable;
+}
+
+Task<Response> Connection::Handle(Request& request, std::string& route) {
+  std::string failure;
+  try {
+    co_return co_await server_->router_.Dispatch(request, route);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  spdlog::error("http #{}: {} {} failed: {}", id_, MethodLabel(request.method), request.target,
+                failure);
+  co_return ErrorResponse(500, "internal_error", "the request failed inside the server");
+}
+
+// Answers a request that could not be read, where an answer makes sense.
+Task<void> Connection::Refuse(error_code ec, bhttp::request_parser<bhttp::string_body>& parser) {
+  Response response;
+  if (ec == bhttp::error::body_limit) {
+    response = ErrorResponse(413, "payload_too_large",
+                             fmt::format("request body exceeds {} bytes", options_.max_body_bytes));
+  } else if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
+    response =
+        ErrorResponse(431, "headers_too_large",
+                      fmt::format("request header exceeds {} bytes", options_.max_header_bytes));
+  } else if (ec == beast::error::timeout) {
+    // The stream has already closed the socket: nobody left to answer.
+    spdlog::debug("http #{}: request not read within {} ms, closed", id_,
+                  options_.read_timeout.count());
+    co_return;
+  } else if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+             ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+             ec == bhttp::error::partial_message) {
+    co_return;  // the peer went away (or we are closing): nobody to answer
+  } else {
+    response =
+        ErrorResponse(400, "bad_request", fmt::format("malformed request: {}", ec.message()));
+  }
+
+  // The request line is parsed before any header limit is hit, so the method is known
+  // unless the request line itself was bad (then it stays unknown).
+  server_->CountRequest(parser.get().method(), "invalid", response.status);
+  if (co_await Write(std::move(response), 11, false)) co_await Linger();
+}
+
+Task<bool> Connection::Write(Response response, unsigned version, bool keep_alive) {
+  bhttp::response<bhttp::string_body> message{static_cast<bhttp::status>(response.status), version};
+  for (const auto& field : response.headers) message.insert(field.name_string(), field.value());
+  message.set(bhttp::field::server, "presenced/" PRESENCE_VERSION);
+  message.keep_alive(keep_alive);
+  message.body() = std::move(response.body);
+  message.prepare_payload();
+
+  error_code ec;
+  stream_.expires_after(options_.write_timeout);
+  co_await bhttp::async_write(stream_, message, asio::redirect_error(asio::use_awaitable, ec));
+  stream_.expires_never();
+  if (ec) spdlog::debug("http #{}: write failed: {}", id_, ec.message());
+  co_return !ec;
+}
+
+// After a refusal: stop sending, then read and drop what the client still
+// sends for a short while so that closing does not reset the connection
+// before the client read the answer.
+Task<void> Connection::Linger() {
+  error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  size_t dropped = 0;
+  std::array<char, kReadChunk> scratch;
+  stream_.expires_after(kLingerTime);
+  while (!ec && dropped < kLingerBytes) {
+    dropped += co_await stream_.async_read_some(asio::buffer(scratch),
+                                                asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+void Connection::Close() {
+  error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.socket().close(ignored);
+}
+
+Status ServerCore::Start() {
+  auto endpoint = ResolveListenAddress(options_.listen);
+  if (!endpoint.ok()) return endpoint.error();
+
+  error_code ec;
+  acceptor_.open(endpoint->protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(*endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) local_endpoint_ = acceptor_.local_endpoint(ec);
+  if (ec) {
+    error_code ignored;
+    acceptor_.close(ignored);
+    return MakeError("listen_failed",
+                     fmt::format("http listen {}: {}", options_.listen, ec.message()));
+  }
+
+  if (metrics_ != nullptr) {
+    metrics_->Describe("presence_http_requests_total", MetricsRegistry::Type::kCounter,
+                       "HTTP requests answered, by method, route pattern and status.");
+    metrics_->Describe("presence_http_connections", MetricsRegistry::Type::kGauge,
+                       "HTTP connections open now.");
+    metrics_->Describe("presence_http_connections_total", MetricsRegistry::Type::kCounter,
+                       "HTTP connections accepted.");
+    metrics_->Describe("presence_http_connections_rejected_total", MetricsRegistry::Type::kCounter,
+                       "HTTP connections closed at once because max_connections were open.");
+    std::weak_ptr<ServerCore> weak = weak_from_this();
+    metrics_->SetCallback("presence_http_connections", {}, [weak] {
+      auto self = weak.lock();
+      return self ? static_cast<double>(self->connections_.size()) : 0.0;
+    });
+  }
+
+  spdlog::info("http: listening on {}:{}", local_endpoint_.address().to_string(),
+               local_endpoint_.port());
+  asio::co_spawn(io_, AcceptLoop(shared_from_this()), asio::detached);
+  return Ok{};
+}
+
+Task<void> ServerCore::AcceptLoop(std::shared_ptr<ServerCore> self) {
+  while (!self->stopping_) {
+    error_code ec;
+    tcp::socket socket =
+        co_await self->acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (self->stopping_) break;
+    if (ec) {
+      // Out of descriptors and the like: wait a little instead of spinning.
+      spdlog::warn("http: accept on {}: {}", self->options_.listen, ec.message());
+      asio::steady_timer pause(self->io_, std::chrono::milliseconds(100));
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+
+    if (self->connections_.size() >= self->options_.max_connections) {
+      if (self->metrics_) self->metrics_->Increment("presence_http_connections_rejected_total");
+      error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    if (self->metrics_) self->metrics_->Increment("presence_http_connections_total");
+    auto connection = std::make_shared<Connection>(self, std::move(socket), self->next_id_++);
+    asio::co_spawn(self->io_, Connection::Serve(std::move(connection)), asio::detached);
+  }
+}
+
+void ServerCore::Stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  error_code ignored;
+  acceptor_.close(ignored);
+
+  for (auto& [id, connection] : connections_) connection->CloseIfIdle();
+  spdlog::info("http: stopped accepting on {}, {} connections open", options_.listen,
+               connections_.size());
+  if (connections_.empty()) drained_.cancel();
+}
+
+Task<void> ServerCore::Drain(std::chrono::milliseconds timeout) {
+  if (connections_.empty()) co_return;
+  drained_.expires_after(timeout);
+  error_code ec;
+  co_await drained_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  if (connections_.empty()) {
+    spdlog::info("http: all connections closed");
+    co_return;
+  }
+  spdlog::warn("http: {} connections still open after {} ms, closing them", connections_.size(),
+               timeout.count());
+  for (auto& [id, connection] : connections_) connection->ForceClose();
+}
+
+void ServerCore::Unregister(uint64_t id) {
+  connections_.erase(id);
+  if (stopping_ && connections_.empty()) drained_.cancel();
+}
+
+void ServerCore::CountRequest(Verb method, const std::string& route, unsigned status) {
+  if (metrics_ == nullptr) return;
+  metrics_->Increment(
+      "presence_http_requests_total",
+      {{"method", MethodLabel(method)}, {"route", route}, {"status", std::to_string(status)}});
+}
+
+Server::Server(asio::io_context& io, ServerOptions options, const Router& router,
+               MetricsRegistry* metrics)
+    : core_(std::make_shared<ServerCore>(io, std::move(options), router, metrics)) {}
+
+Server::~Server() {
+  // Connections still alive keep the core; make sure they stop using the
+  // router and the registry, which may go away with us.
+  core_->stopping_ = true;
+  error_code ignored;
+  core_->acceptor_.close(ignored);
+  for (auto& [id, connection] : core_->connections_) connection->ForceClose();
+  if (core_->metrics_) core_->metrics_->SetCallback("presence_http_connections", {}, nullptr);
+  core_->metrics_ = nullptr;
+}
+
+Status Server::Start() { return core_->Start(); }
+void Server::Stop() { core_->Stop(); }
+Task<void> Server::Drain(std::chrono::milliseconds timeout) { return core_->Drain(timeout); }
+size_t Server::connections() const { return core_->connections_.size(); }
+tcp::endpoint Server::local_endpoint() const { return core_->local_endpoint_; }
+
+}  // namespace presence::http
