@@ -1,0 +1,69 @@
+#include "graph/token_source.h"
+
+#include <catch2/catch.hpp>
+
+namespace presence::graph {
+namespace {
+
+constexpr int64_t kNow = 1700000000000;
+
+TEST_CASE("token response: access_token and expires_in give the expiry", "[graph][token]") {
+  auto token = ParseTokenResponse(
+      R"({"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"eyJ0"})",
+      kNow);
+  REQUIRE(token.ok());
+  CHECK(token->value == "eyJ0");
+  CHECK(token->expires_at_ms == kNow + 3599000);
+  CHECK(token->issued_at_ms == kNow);
+}
+
+TEST_CASE("token response: expires_in as a string is accepted", "[graph][token]") {
+  auto token = ParseTokenResponse(R"({"expires_in":"60","access_token":"t"})", kNow);
+  REQUIRE(token.ok());
+  CHECK(token->expires_at_ms == kNow + 60000);
+}
+
+TEST_CASE("token response: bad answers are bad_response", "[graph][token]") {
+  for (const char* body :
+       {"", "nope", "[]", R"({"expires_in":3600})", R"({"access_token":"","expires_in":3600})",
+        R"({"access_token":5,"expires_in":3600})", R"({"access_token":"t"})",
+        R"({"access_token":"t","expires_in":0})", R"({"access_token":"t","expires_in":"soon"})",
+        R"({"access_token":"t","expires_in":-5})"}) {
+    INFO(body);
+    auto token = ParseTokenResponse(body, kNow);
+    REQUIRE_FALSE(token.ok());
+    CHECK(token.error().code == "bad_response");
+  }
+}
+
+TEST_CASE("a token is renewed when less than 5 minutes remain", "[graph][token]") {
+  AccessToken token{"t", kNow + 3600000, kNow};
+  CHECK(token.Fresh(kNow));
+  CHECK(token.Fresh(kNow + 3600000 - 300001));
+  CHECK_FALSE(token.Fresh(kNow + 3600000 - 300000));
+  CHECK_FALSE(token.Fresh(kNow + 3600000 + 1));
+}
+
+TEST_CASE("a short test token is renewed when a fifth of its lifetime remains", "[graph][token]") {
+  AccessToken token{"t", kNow + 10000, kNow};
+  CHECK(token.Fresh(kNow + 7999));
+  CHECK_FALSE(token.Fresh(kNow + 8000));
+}
+
+TEST_CASE("a token of unknown lifetime is taken as one hour long", "[graph][token]") {
+  AccessToken token{"t", kNow + 600000, 0};
+  CHECK(token.Fresh(kNow));
+  CHECK_FALSE(token.Fresh(kNow + 300000));
+}
+
+TEST_CASE("form fields are percent-encoded", "[graph][token]") {
+  CHECK(FormEncode({{"client_id", "abc-123"},
+                    {"client_secret", "a+b/c= d&e~"},
+                    {"scope", "https://graph.microsoft.com/.default"}}) ==
+        "client_id=abc-123&client_secret=a%2Bb%2Fc%3D%20d%26e~"
+        "&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default");
+  CHECK(FormEncode({}).empty());
+}
+
+}  // namespace
+}  // namespace presence::graph
