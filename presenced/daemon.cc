@@ -1,0 +1,260 @@
+#include "daemon.h"
+
+#include <filesystem>
+
+#include <systemd/sd-daemon.h>
+
+#include "api/api_server.h"
+#include "graph/http_client.h"
+#include "graph/presence_reader.h"
+#include "graph/throttle.h"
+#include "graph/token_source.h"
+#include "partition/leader.h"
+#include "partition/membership.h"
+#include "partition/ownership.h"
+#include "presence/poll_job.h"
+#include "store/agent_store.h"
+#include "store/functions.h"
+#include "store/keys.h"
+#include "util/json_fields.h"
+#include "util/log.h"
+#include "util/strings.h"
+
+namespace presence::daemon {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// How long a SIGTERM handoff may take before the process exits anyway.
+constexpr auto kStopBound = 5s;
+
+partition::CoordinationOptions Coordination(const config::Config& c) {
+  partition::CoordinationOptions o;
+  o.partitions = c.partitions;
+  o.lease_ms = c.lease_ms;
+  o.renew_ms = c.renew_ms;
+  o.heartbeat_ms = c.heartbeat_ms;
+  o.member_ttl_ms = c.member_ttl_ms;
+  o.stabilization_ms = c.stabilization_ms;
+  return o;
+}
+
+http::ServerOptions ServerOptions(const config::Config& c) {
+  http::ServerOptions o;
+  o.listen = c.listen;
+  o.max_body_bytes = c.max_body_bytes;
+  return o;
+}
+
+// Everything one running instance is made of, wired together.
+class Instance {
+ public:
+  Instance(const config::Config& config, store::RedisAddress address)
+      : config_(config),
+        log_(Logger("main")),
+        redis_(io_, address, std::chrono::milliseconds(config.redis_timeout_ms)),
+        holder_{config.instance_id, partition::NewToken()},
+        store_(redis_, store::AgentStoreOptions{config.partitions, config.events_maxlen,
+                                                config.tombstone_retention_s * 1000}),
+        membership_(redis_, holder_, config.listen, Coordination(config),
+                    [this] { return ownership_.owned_count(); }),
+        leader_(redis_, holder_, Coordination(config)),
+        ownership_(redis_, holder_, Coordination(config),
+                   [this] { return ready_ && membership_.joined() && !stopping_; }),
+        http_(io_, graph::HttpClientOptions{"graph",
+                                            std::chrono::milliseconds(config.graph_timeout_ms)}),
+        tokens_(config, http_, redis_),
+        reader_(config, http_, tokens_),
+        budget_(config, redis_),
+        job_(
+            redis_, ownership_, reader_, budget_,
+            jobs::PollOptions{config.partitions, std::chrono::milliseconds(config.poll_interval_ms),
+                              config.batch_size, config.events_maxlen}),
+        api_(io_, ServerOptions(config), store_, [this] { return Readiness(); }),
+        signals_(io_, SIGTERM, SIGINT) {}
+
+  int Run() {
+    auto started = api_.Start();
+    if (!started) {
+      log_->error("{}", started.error().message);
+      return 1;
+    }
+    log_->info("presenced {} instance {} listening on {}, redis {}, {} partitions",
+               PRESENCE_VERSION, config_.instance_id, config_.listen, redis_.address().ToString(),
+               config_.partitions);
+    signals_.async_wait([this](boost::system::error_code ec, int signal) {
+      if (!ec) asio::co_spawn(io_, Stop(signal), asio::detached);
+    });
+    asio::co_spawn(io_, Start(), asio::detached);
+    io_.run();
+    return exit_code_;
+  }
+
+ private:
+  // Waits for Redis, loads the Functions, checks the partition count, then
+  // starts membership, leadership, leases and the presence job.
+  Task<void> Start() {
+    asio::steady_timer timer(io_);
+    bool warned = false;
+    while (!stopping_) {
+      auto prepared = co_await Prepare();
+      if (prepared) break;
+      if (prepared.error().code == "partition_mismatch") {
+        log_->error("{}", prepared.error().message);
+        exit_code_ = 2;
+        co_await Stop(0);
+        co_return;
+      }
+      if (!warned) log_->warn("waiting for redis: {}", prepared.error().message);
+      warned = true;
+      timer.expires_after(1s);
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+    if (stopping_) co_return;
+    ready_ = true;
+    log_->info("functions v{} loaded, joining", store::FunctionsVersion());
+    Spawn("membership", membership_.Run());
+    Spawn("leader", leader_.Run());
+    Spawn("ownership", ownership_.Run());
+    Spawn("poll job", job_.Run());
+    Spawn("functions watch", WatchFunctions());
+    sd_notify(0, "READY=1");
+  }
+
+  // Runs a loop of the instance; one that dies of an exception is a bug,
+  // so it is logged and the process exits for its supervisor to restart it.
+  void Spawn(const char* name, Task<void> task) {
+    asio::co_spawn(io_, std::move(task), [this, name](std::exception_ptr error) {
+      if (!error) return;
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        log_->error("{} failed: {}", name, e.what());
+      }
+      exit_code_ = 1;
+      io_.stop();
+    });
+  }
+
+  Task<Status> Prepare() {
+    auto loaded = co_await store::EnsureFunctions(redis_);
+    if (!loaded) co_return loaded.error();
+    auto init = co_await store::CallFunction(redis_, "presence_init",
+                                             Strings(store::keys::Meta()),
+                                             Strings(std::to_string(config_.partitions)));
+    if (!init) co_return init.error();
+    auto stored = FieldUint(*init, "partitions");
+    if (stored != config_.partitions) {
+      co_return MakeError("partition_mismatch",
+                          fmt::format("this deployment has {} partitions but the configuration "
+                                      "says {}; the count cannot change after the first start",
+                                      stored, config_.partitions));
+    }
+    co_return Ok{};
+  }
+
+  // Readiness also notices a Redis that lost the library and loads it again
+  // (CallFunction does this too, on the next call that needs it).
+  Task<void> WatchFunctions() {
+    asio::steady_timer timer(io_);
+    while (!stopping_) {
+      auto loaded = co_await store::EnsureFunctions(redis_);
+      functions_ok_ = loaded.ok();
+      timer.expires_after(2s);
+      boost::system::error_code ignored;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+  }
+
+  std::pair<bool, std::string> Readiness() const {
+    if (!ready_) return {false, "starting: waiting for redis and the functions library"};
+    if (!redis_.connected())
+      return {false, "redis " + redis_.address().ToString() + " unreachable"};
+    if (!functions_ok_) return {false, "functions library not loaded"};
+    if (!membership_.joined()) return {false, "not a member (heartbeat failing)"};
+    if (stopping_) return {false, "stopping"};
+    return {true, "ready"};
+  }
+
+  // The SIGTERM handoff: stop taking partitions, leave, stop the jobs,
+  // release every lease and the leadership, then stop serving.
+  Task<void> Stop(int signal) {
+    if (stopping_) co_return;
+    stopping_ = true;
+    sd_notify(0, "STOPPING=1");
+    if (signal != 0)
+      log_->info("signal {}: handing over {} partitions", signal, ownership_.owned_count());
+    asio::steady_timer bound(io_);
+    bound.expires_after(kStopBound);
+    bound.async_wait([this](boost::system::error_code ec) {
+      if (!ec) {
+        log_->warn("handoff took longer than {} s, exiting", kStopBound.count());
+        io_.stop();
+      }
+    });
+
+    auto started = std::chrono::steady_clock::now();
+    job_.Stop();
+    membership_.Stop();
+    ownership_.Stop();
+    leader_.Stop();
+    if (ready_) {
+      co_await membership_.Leave();
+      co_await ownership_.ReleaseAll();
+      co_await leader_.Resign();
+    }
+    api_.Stop();
+    co_await api_.Drain(1s);
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    log_->info("stopped after handoff of {} ms", took.count());
+    bound.cancel();
+    io_.stop();
+  }
+
+  const config::Config& config_;
+  asio::io_context io_{1};
+  std::shared_ptr<spdlog::logger> log_;
+  store::RedisClient redis_;
+  partition::Holder holder_;
+  store::AgentStore store_;
+  partition::Membership membership_;
+  partition::Leader leader_;
+  partition::Ownership ownership_;
+  graph::HttpClient http_;
+  graph::TokenSource tokens_;
+  graph::PresenceReader reader_;
+  graph::GraphBudget budget_;
+  jobs::PollJob job_;
+  api::ApiServer api_;
+  asio::signal_set signals_;
+
+  bool ready_ = false;
+  bool functions_ok_ = false;
+  bool stopping_ = false;
+  int exit_code_ = 0;
+};
+
+}  // namespace
+
+std::string ResolveConfigPath(const std::string& given) {
+  if (!given.empty()) return given;
+  if (std::filesystem::exists("/etc/presence/presenced.toml")) {
+    return "/etc/presence/presenced.toml";
+  }
+  return "conf/presenced.toml";
+}
+
+int Run(const config::Config& config) {
+  SetupLogging(config.log_format, config.log_level, config.instance_id);
+  auto address = store::ParseRedisAddress(config.redis_address);
+  if (!address) {
+    Logger("main")->error("{}", address.error().message);
+    return 2;
+  }
+  Instance instance(config, *address);
+  return instance.Run();
+}
+
+}  // namespace presence::daemon
