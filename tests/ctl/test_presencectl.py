@@ -1,0 +1,322 @@
+"""End-to-end tests of presencectl against a private redis-server.
+
+Runs the real binary ($PRESENCECTL_BIN) with PRESENCE_REDIS pointing at a
+RedisServer of tests/support; the Functions library is loaded by presencectl
+itself. Each test class starts one server; each test flushes it.
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+import unittest
+import uuid
+
+from redis_server import RedisServer, free_port
+
+BIN = os.environ.get("PRESENCECTL_BIN", "presencectl")
+GUID = "2f6a3c1e-8b1d-4c5e-9f00-0a1b2c3d4e5f"
+
+
+class CtlTestCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = RedisServer()
+        cls.server.start()
+        cls.redis = cls.server.client()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.redis.close()
+        cls.server.stop()
+
+    def setUp(self):
+        self.redis.call("FLUSHALL")
+        self.redis.call("FUNCTION", "FLUSH")
+
+    def ctl(self, *args, redis=None, timeout=60):
+        env = dict(os.environ)
+        env["PRESENCE_REDIS"] = redis or f"127.0.0.1:{self.server.port}"
+        return subprocess.run([BIN, *args], env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def ok(self, *args):
+        result = self.ctl(*args)
+        self.assertEqual(result.returncode, 0, f"{args}: {result.stderr}")
+        return result
+
+    def ctl_json(self, *args):
+        return json.loads(self.ok("--json", *args).stdout)
+
+    def init(self, partitions=8):
+        self.redis.call("HSET", "presence:{ctl}:meta", "partitions", str(partitions))
+
+    def agent_count(self):
+        partitions = int(self.redis.call("HGET", "presence:{ctl}:meta", "partitions"))
+        return sum(self.redis.call("HLEN", f"presence:{{p{p}}}:agents")
+                   - self.redis.call("ZCARD", f"presence:{{p{p}}}:tombs")
+                   for p in range(partitions))
+
+
+class AgentCommandsTest(CtlTestCase):
+    def test_register_show_deregister(self):
+        out = self.ok("agents", "register", "acme", "alice", "--graph-user-id", GUID.upper(),
+                      "--label", "team=red", "--label", "site=nyc").stdout
+        self.assertEqual(out.strip(), "created acme/alice (version 1)")
+        out = self.ok("agents", "register", "acme", "alice", "--graph-user-id", GUID,
+                      "--label", "site=nyc", "--label", "team=red").stdout
+        self.assertEqual(out.strip(), "unchanged acme/alice (version 1)")
+        out = self.ok("agents", "register", "acme", "alice", "--push").stdout
+        self.assertEqual(out.strip(), "updated acme/alice (version 2)")
+
+        shown = self.ctl_json("agents", "show", "acme", "alice")
+        self.assertTrue(shown["ok"])
+        self.assertEqual(shown["agent"]["state"], "registered")
+        self.assertEqual(shown["agent"]["source"], "push")
+        self.assertEqual(shown["agent"]["version"], 2)
+        self.assertIn("availability", self.ok("agents", "show", "acme", "alice").stdout)
+
+        out = self.ok("agents", "deregister", "acme", "alice").stdout
+        self.assertEqual(out.strip(), "deregistered acme/alice (version 3)")
+        out = self.ok("agents", "deregister", "acme", "alice").stdout
+        self.assertEqual(out.strip(), "unchanged acme/alice: not registered")
+        gone = self.ctl("agents", "show", "acme", "alice")
+        self.assertEqual(gone.returncode, 1)
+        self.assertIn("presencectl: error: acme/alice: not_found", gone.stderr)
+
+    def test_register_initialises_the_deployment(self):
+        self.ok("agents", "register", "acme", "bob", "--push", "--partitions", "16")
+        self.assertEqual(self.redis.call("HGET", "presence:{ctl}:meta", "partitions"), "16")
+        clash = self.ctl("agents", "register", "acme", "eve", "--push", "--partitions", "32")
+        self.assertEqual(clash.returncode, 1)
+        self.assertIn("deployment has 16 partitions, --partitions 32 given", clash.stderr)
+
+    def test_uninitialised_deployment_is_an_error(self):
+        result = self.ctl("agents", "show", "acme", "alice")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("presencectl: error: deployment not initialised: start presenced first",
+                      result.stderr)
+
+    def test_stale_seq_is_refused(self):
+        self.init()
+        self.ok("agents", "register", "acme", "alice", "--push", "--seq", "10")
+        result = self.ctl("--json", "agents", "register", "acme", "alice",
+                          "--graph-user-id", GUID, "--seq", "9")
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(json.loads(result.stdout)["code"], "stale_seq")
+        self.assertIn("acme/alice: stale_seq", result.stderr)
+
+    def test_list_pages_through_all_partitions(self):
+        self.init(8)
+        names = [f"agent{i:02}" for i in range(25)]
+        for name in names:
+            self.ok("-q", "agents", "register", "acme", name, "--push")
+        self.ok("-q", "agents", "register", "other", "zed", "--push")
+
+        listed = self.ctl_json("agents", "list", "acme")
+        self.assertEqual(listed["count"], 25)
+        self.assertEqual([a["agent"] for a in listed["agents"]], names)
+        limited = self.ctl_json("agents", "list", "acme", "--limit", "3")
+        self.assertEqual([a["agent"] for a in limited["agents"]], names[:3])
+        table = self.ok("agents", "list", "acme").stdout.splitlines()
+        self.assertTrue(table[0].startswith("AGENT"))
+        self.assertEqual(len(table), 26)
+
+    def test_library_is_loaded_again_when_missing(self):
+        self.init()
+        self.ok("agents", "register", "acme", "alice", "--push")
+        self.redis.call("FUNCTION", "FLUSH")
+        self.ok("agents", "show", "acme", "alice")
+        self.assertEqual(len(self.redis.call("FUNCTION", "LIST")), 1)
+
+
+class ImportTest(CtlTestCase):
+    def write_csv(self, lines):
+        directory = tempfile.mkdtemp(prefix="presencectl-test-")
+        path = os.path.join(directory, "roster.csv")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        self.addCleanup(os.remove, path)
+        return path
+
+    def roster(self, count):
+        lines = ["tenant,agent,source,graph_user_id,labels"]
+        for i in range(count):
+            if i % 2:
+                lines.append(f"t{i % 3},a{i},graph,{uuid.UUID(int=i)},team=t{i % 5};site=x")
+            else:
+                lines.append(f"t{i % 3},a{i},push,,")
+        return lines
+
+    def test_import_creates_then_leaves_unchanged(self):
+        path = self.write_csv(self.roster(1000))
+        result = self.ok("agents", "import", path)
+        self.assertRegex(result.stdout.strip(), r"^imported 1000 rows: 1000 created, 0 updated, "
+                                                r"0 unchanged, 0 refused in \d+\.\d s$")
+        self.assertEqual(result.stderr, "")  # no progress when stderr is not a terminal
+        self.assertEqual(self.agent_count(), 1000)
+
+        again = json.loads(self.ok("--json", "agents", "import", path).stdout)
+        self.assertEqual((again["rows"], again["unchanged"], again["created"]), (1000, 1000, 0))
+
+    def test_bad_line_is_refused_with_its_number_and_nothing_is_written(self):
+        lines = self.roster(30)
+        lines[16] = f"t1,a16,graph,not-a-guid,"  # line 17 of the file
+        path = self.write_csv(lines)
+        result = self.ctl("agents", "import", path)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(f"{path}:17: graph_user_id 'not-a-guid' is not a GUID", result.stderr)
+        self.assertIn("1 invalid rows, nothing imported", result.stderr)
+        self.assertEqual(self.redis.call("DBSIZE"), 0)
+
+    def test_quoted_fields_and_duplicates(self):
+        path = self.write_csv(["tenant,agent,source,graph_user_id",
+                               '"acme","al,ice",push,', "acme,bob,push,", "acme,bob,push,"])
+        result = self.ctl("agents", "import", path)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(":2: agent id 'al,ice' has a character", result.stderr)
+        self.assertIn(":4: agent acme/bob is already on line 3", result.stderr)
+
+
+class ClusterCommandsTest(CtlTestCase):
+    def now_ms(self):
+        seconds, micros = self.redis.call("TIME")
+        return int(seconds) * 1000 + int(micros) // 1000
+
+    def test_partitions_shows_owners_and_agents(self):
+        self.init(4)
+        now = self.now_ms()
+        self.redis.call("HSET", "presence:{p1}:lease", "instance", "a", "epoch", "7",
+                        "expires_at", str(now + 60000), "token", "x")
+        self.redis.call("HSET", "presence:{p2}:lease", "instance", "b", "epoch", "2",
+                        "expires_at", str(now - 1000), "token", "y")
+        self.redis.call("HSET", "presence:{p1}:job", "last_poll_at", str(now - 500))
+        self.redis.call("HSET", "presence:{ctl}:assignment", "p1", "a", "p2", "a")
+        for i in range(10):
+            self.ok("-q", "agents", "register", "acme", f"x{i}", "--push")
+        self.ok("-q", "agents", "deregister", "acme", "x0")
+
+        out = self.ok("partitions").stdout.splitlines()
+        self.assertEqual(out[-1], "owners: a=1, unowned=3")
+        data = self.ctl_json("partitions")
+        self.assertEqual(len(data["partitions"]), 4)
+        self.assertEqual(sum(p["agents"] for p in data["partitions"]), 9)
+        p1, p2 = data["partitions"][1], data["partitions"][2]
+        self.assertEqual((p1["owner"], p1["epoch"], p1["target"]), ("a", 7, "a"))
+        self.assertGreater(p1["lease_expires_in_ms"], 50000)
+        self.assertGreaterEqual(p1["last_poll_age_ms"], 500)
+        self.assertIsNone(p2["owner"])
+        self.assertEqual(data["owners"], {"a": 1})
+
+    def test_members(self):
+        self.init(4)
+        self.assertEqual(self.ctl_json("members")["members"], [])
+        now = self.now_ms()
+        self.redis.call("ZADD", "presence:{ctl}:members", str(now + 5000), "a")
+        self.redis.call("HSET", "presence:{ctl}:member:a", "id", "a", "token", "t",
+                        "addr", "127.0.0.1:8080", "heartbeat_at", str(now - 100),
+                        "expires_at", str(now + 5000), "owned", "1")
+        self.redis.call("HSET", "presence:{p3}:lease", "instance", "a", "epoch", "1",
+                        "expires_at", str(now + 60000), "token", "t")
+        members = self.ctl_json("members")["members"]
+        self.assertEqual(len(members), 1)
+        self.assertEqual((members[0]["id"], members[0]["alive"], members[0]["partitions_owned"]),
+                         ("a", True, 1))
+        self.assertGreaterEqual(members[0]["heartbeat_age_ms"], 100)
+        self.assertNotIn("token", members[0])
+        self.assertIn("127.0.0.1:8080", self.ok("members").stdout)
+
+
+class EventsTest(CtlTestCase):
+    def test_tail_shows_registration_events(self):
+        self.init(8)
+        self.ok("-q", "agents", "register", "acme", "alice", "--push")
+        self.ok("-q", "agents", "register", "acme", "bob", "--graph-user-id", GUID)
+        self.ok("-q", "agents", "register", "beta", "carol", "--push")
+        self.ok("-q", "agents", "deregister", "acme", "alice")
+
+        lines = self.ok("--json", "events", "tail").stdout.splitlines()
+        events = [json.loads(line) for line in lines]
+        self.assertEqual([(e["type"], e["tenant"], e["agent"]) for e in events], [
+            ("agent.registered", "acme", "alice"), ("agent.registered", "acme", "bob"),
+            ("agent.registered", "beta", "carol"), ("agent.deregistered", "acme", "alice")])
+        self.assertEqual(events[1]["data"]["graph_user_id"], GUID)
+        self.assertEqual(events[3]["version"], 2)
+        ids = [e["id"] for e in events]
+        self.assertEqual(ids, sorted(ids, key=lambda i: tuple(map(int, i.split("-")))))
+
+        last = self.ok("events", "tail", "--count", "1").stdout.splitlines()
+        self.assertEqual(len(last), 1)
+        self.assertIn("agent.deregistered  acme/alice  v2", last[0])
+        beta = self.ok("--json", "events", "tail", "--tenant", "beta").stdout.splitlines()
+        self.assertEqual([json.loads(l)["agent"] for l in beta], ["carol"])
+        since = self.ok("--json", "events", "tail", "--from", ids[2]).stdout.splitlines()
+        self.assertEqual([json.loads(l)["id"] for l in since], ids[2:])
+
+    def test_follow_prints_new_events(self):
+        self.init(8)
+        self.ok("-q", "agents", "register", "acme", "old", "--push")
+        env = dict(os.environ, PRESENCE_REDIS=f"127.0.0.1:{self.server.port}")
+        follower = subprocess.Popen([BIN, "--json", "events", "tail", "--follow", "-n", "1"],
+                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
+        try:
+            first = json.loads(follower.stdout.readline())
+            self.assertEqual(first["agent"], "old")
+            time.sleep(0.3)
+            self.ok("-q", "agents", "register", "acme", "new", "--push")
+            second = json.loads(follower.stdout.readline())
+            self.assertEqual((second["type"], second["agent"]), ("agent.registered", "new"))
+        finally:
+            follower.terminate()
+            follower.wait(10)
+            follower.stdout.close()
+            follower.stderr.close()
+
+
+class UsageTest(CtlTestCase):
+    def test_usage_errors_exit_2(self):
+        for args in (["agents", "register", "acme"],
+                     ["agents", "register", "acme", "a/b", "--push"],
+                     ["agents", "register", "acme", "alice"],
+                     ["agents", "register", "acme", "alice", "--push", "--graph-user-id", GUID],
+                     ["agents", "register", "acme", "alice", "--graph-user-id", "nope"],
+                     ["agents", "register", "acme", "alice", "--push", "--seq", "-1"],
+                     ["events", "tail", "--from", "yesterday"],
+                     ["--redis", "localhost:99999", "partitions"],
+                     ["--bogus"], []):
+            result = self.ctl(*args)
+            self.assertEqual(result.returncode, 2, f"{args}: {result.stderr}")
+            self.assertIn("presencectl: error:", result.stderr)
+            self.assertEqual(result.stdout, "")
+        self.assertEqual(self.redis.call("DBSIZE"), 0)
+
+    def test_mistyped_command_gets_a_suggestion(self):
+        result = self.ctl("agnets", "list", "acme")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("unknown command 'agnets' (did you mean 'agents'?)", result.stderr)
+        result = self.ctl("--redis", "127.0.0.1:1", "agents", "regster", "acme", "alice")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("(did you mean 'agents register'?)", result.stderr)
+        result = self.ctl("frobnicate")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("unknown command 'frobnicate'; commands: agents", result.stderr)
+
+    def test_help_exits_0(self):
+        result = self.ctl("agents", "register", "--help")
+        self.assertEqual(result.returncode, 0)
+        self.assertIn("--graph-user-id", result.stdout)
+
+    def test_redis_down_exits_1(self):
+        port = free_port()
+        result = self.ctl("--json", "agents", "show", "acme", "alice",
+                          redis=f"127.0.0.1:{port}")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(f"presencectl: error: redis 127.0.0.1:{port}: Connection refused",
+                      result.stderr)
+        self.assertEqual(json.loads(result.stdout)["code"], "redis_unavailable")
+
+
+if __name__ == "__main__":
+    unittest.main()
