@@ -1,6 +1,7 @@
 #include "api/agent_requests.h"
 
 #include <fmt/format.h>
+#include <xxhash.h>
 
 #include "api/validation.h"
 #include "http/url.h"
@@ -60,6 +61,20 @@ Result<nlohmann::json> JsonCommandBody(const http::Request& request) {
   return ParseJsonObject(request.body);
 }
 
+// The Idempotency-Key of a command and the fingerprint of everything that
+// makes the request what it is: method, target, If-Match and body. A retry
+// must repeat all of them to be replayed.
+std::optional<store::Idempotency> IdempotencyOf(const http::Request& request) {
+  auto key = request.Header("Idempotency-Key");
+  if (!key) return std::nullopt;
+  std::string material = std::string(boost::beast::http::to_string(request.method));
+  material.append("\n").append(request.target);
+  material.append("\n").append(request.Header("If-Match").value_or(""));
+  material.append("\n").append(request.body);
+  auto hash = XXH3_128bits(material.data(), material.size());
+  return store::Idempotency{*key, fmt::format("{:016x}{:016x}", hash.high64, hash.low64)};
+}
+
 }  // namespace
 
 Result<store::PutAgentCommand> ParsePutAgentRequest(const http::Request& request) {
@@ -108,6 +123,7 @@ Result<store::PutAgentCommand> ParsePutAgentRequest(const http::Request& request
     if (!parsed.ok()) return parsed.error();
     command.labels_json = *parsed;
   }
+  command.idempotency = IdempotencyOf(request);
   return command;
 }
 
@@ -131,6 +147,7 @@ Result<store::DeleteAgentCommand> ParseDeleteAgentRequest(const http::Request& r
     if (!parsed.ok()) return parsed.error();
     command.seq = *parsed;
   }
+  command.idempotency = IdempotencyOf(request);
   return command;
 }
 
@@ -188,6 +205,7 @@ Result<store::PushPresenceCommand> ParsePushPresenceRequest(const http::Request&
   auto observed_at = ParseObservedAt(Member(*body, "observed_at"), now_ms);
   if (!observed_at.ok()) return observed_at.error();
   command.observed_at_ms = *observed_at;
+  command.idempotency = IdempotencyOf(request);
   return command;
 }
 

@@ -24,8 +24,18 @@ unsigned RefusalStatus(const std::string& code) {
   if (code == "not_found") return 404;
   if (code == "stale_seq" || code == "wrong_source" || code == "stale_observation") return 409;
   if (code == "version_mismatch") return 412;
+  if (code == "idempotency_key_reused") return 422;
   if (code == "bad_cursor") return 400;
   return 500;  // bad_argument and the like: a bug on our side, not the caller's
+}
+
+// Marks an answer that presence_once replayed from a stored first outcome.
+Response MarkReplayed(Response response, const nlohmann::json& answer) {
+  auto replayed = answer.find("replayed");
+  if (replayed != answer.end() && replayed->is_boolean() && replayed->get<bool>()) {
+    response.SetHeader("Idempotent-Replayed", "true");
+  }
+  return response;
 }
 
 // A success answer with the agent, "changed" and its ETag.
@@ -98,12 +108,12 @@ Task<Response> AgentRoutes::PutAgent(const http::Request& request) {
 
   auto answer = co_await commands_.Put(*command);
   if (!answer.ok()) co_return StoreFailure(answer.error());
-  if (!IsOk(*answer)) co_return Refusal(*answer);
+  if (!IsOk(*answer)) co_return MarkReplayed(Refusal(*answer), *answer);
 
   bool changed = answer->value("changed", false);
   bool created = answer->value("created", false);
-  co_return AgentResponse(created ? 201 : 200, answer->value("agent", nlohmann::json::object()),
-                          changed);
+  co_return MarkReplayed(AgentResponse(created ? 201 : 200, answer->value("agent", nlohmann::json::object()),
+                          changed), *answer);
 }
 
 Task<Response> AgentRoutes::DeleteAgent(const http::Request& request) {
@@ -112,7 +122,7 @@ Task<Response> AgentRoutes::DeleteAgent(const http::Request& request) {
 
   auto answer = co_await commands_.Delete(*command);
   if (!answer.ok()) co_return StoreFailure(answer.error());
-  if (!IsOk(*answer)) co_return Refusal(*answer);
+  if (!IsOk(*answer)) co_return MarkReplayed(Refusal(*answer), *answer);
 
   // An agent that never existed has version 0 (as If-Match sees it).
   uint64_t version = RecordVersion(answer->value("agent", nlohmann::json()));
@@ -122,7 +132,7 @@ Task<Response> AgentRoutes::DeleteAgent(const http::Request& request) {
                          {"version", version}};
   Response response = http::JsonResponse(200, body);
   response.SetHeader("ETag", ETagOf(version));
-  co_return response;
+  co_return MarkReplayed(response, *answer);
 }
 
 Task<Response> AgentRoutes::GetAgent(const http::Request& request) {
@@ -164,13 +174,13 @@ Task<Response> AgentRoutes::PushPresence(const http::Request& request) {
 
   auto answer = co_await commands_.PushPresence(*command);
   if (!answer.ok()) co_return StoreFailure(answer.error());
-  if (!IsOk(*answer)) co_return Refusal(*answer);
+  if (!IsOk(*answer)) co_return MarkReplayed(Refusal(*answer), *answer);
 
   // One item was sent: its outcome decides the answer.
   auto results = answer->find("results");
   if (results == answer->end() || !results->is_array() || results->size() != 1) {
     spdlog::error("api: presence_apply answered without one result: {}", http::DumpJson(*answer));
-    co_return http::ErrorResponse(500, "internal_error", "the store gave an unexpected answer");
+    co_return MarkReplayed(http::ErrorResponse(500, "internal_error", "the store gave an unexpected answer"), *answer);
   }
   const nlohmann::json& result = (*results)[0];
   std::string outcome = FieldString(result, "outcome");
@@ -178,7 +188,7 @@ Task<Response> AgentRoutes::PushPresence(const http::Request& request) {
   std::string name = command->tenant + "/" + command->agent;
 
   if (outcome == "changed" || outcome == "unchanged") {
-    co_return AgentResponse(200, record, outcome == "changed");
+    co_return MarkReplayed(AgentResponse(200, record, outcome == "changed"), *answer);
   }
   nlohmann::json refusal = {{"ok", false}, {"agent", record}};
   if (outcome == "missing") {
@@ -199,7 +209,7 @@ Task<Response> AgentRoutes::PushPresence(const http::Request& request) {
     refusal["code"] = outcome.empty() ? "internal_error" : outcome;
     refusal["message"] = fmt::format("unexpected outcome \"{}\" for agent {}", outcome, name);
   }
-  co_return Refusal(refusal);
+  co_return MarkReplayed(Refusal(refusal), *answer);
 }
 
 }  // namespace presence::api

@@ -39,6 +39,7 @@ struct Config {
 
   // [agents]
   uint64_t tombstone_retention_s = 86400;
+  uint64_t idempotency_retention_s = 86400;
 
   // [events]
   uint64_t events_maxlen = 1000000;

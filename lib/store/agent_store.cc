@@ -1,11 +1,11 @@
 #include "store/agent_store.h"
-#include "util/strings.h"
 
 #include <charconv>
 
 #include "partition/partition_hash.h"
 #include "store/functions.h"
 #include "store/keys.h"
+#include "util/strings.h"
 
 namespace presence::store {
 
@@ -37,22 +37,24 @@ AgentStore::AgentStore(RedisClient& redis, AgentStoreOptions options)
 
 Task<Result<nlohmann::json>> AgentStore::Put(const PutAgentCommand& c) {
   uint32_t p = partition::PartitionOf(c.tenant, c.agent, options_.partitions);
-  co_return co_await CallFunction(
-      redis_, "presence_agent_put",
+  co_return co_await Call(
+      p, c.tenant, c.agent, "presence_agent_put",
       Strings(keys::Agents(p), keys::TenantIndex(p, c.tenant), keys::Tombstones(p),
               keys::RosterRevision(p), keys::Events(p)),
       Strings(c.tenant, c.agent, c.source, c.graph_user_id, c.labels_json, c.seq.value_or(""),
-              c.if_match.value_or(""), std::to_string(options_.events_maxlen)));
+              c.if_match.value_or(""), std::to_string(options_.events_maxlen)),
+      c.idempotency);
 }
 
 Task<Result<nlohmann::json>> AgentStore::Delete(const DeleteAgentCommand& c) {
   uint32_t p = partition::PartitionOf(c.tenant, c.agent, options_.partitions);
-  co_return co_await CallFunction(
-      redis_, "presence_agent_delete",
+  co_return co_await Call(
+      p, c.tenant, c.agent, "presence_agent_delete",
       Strings(keys::Agents(p), keys::TenantIndex(p, c.tenant), keys::Tombstones(p),
               keys::RosterRevision(p), keys::Events(p)),
       Strings(c.tenant, c.agent, c.seq.value_or(""), c.if_match.value_or(""),
-              std::to_string(options_.events_maxlen), std::to_string(options_.tombstone_ms)));
+              std::to_string(options_.events_maxlen), std::to_string(options_.tombstone_ms)),
+      c.idempotency);
 }
 
 Task<Result<nlohmann::json>> AgentStore::Get(const std::string& tenant, const std::string& agent) {
@@ -63,11 +65,26 @@ Task<Result<nlohmann::json>> AgentStore::Get(const std::string& tenant, const st
 
 Task<Result<nlohmann::json>> AgentStore::PushPresence(const PushPresenceCommand& c) {
   uint32_t p = partition::PartitionOf(c.tenant, c.agent, options_.partitions);
-  co_return co_await CallFunction(
-      redis_, "presence_apply",
+  co_return co_await Call(
+      p, c.tenant, c.agent, "presence_apply",
       Strings(keys::Agents(p), keys::Events(p), keys::Lease(p), keys::Job(p)),
       Strings("", "", std::to_string(options_.events_maxlen), "push", "", c.tenant, c.agent,
-              c.availability, c.activity, std::to_string(c.observed_at_ms)));
+              c.availability, c.activity, std::to_string(c.observed_at_ms)),
+      c.idempotency);
+}
+
+Task<Result<nlohmann::json>> AgentStore::Call(uint32_t partition, const std::string& tenant,
+                                              const std::string& agent, std::string function,
+                                              std::vector<std::string> keys,
+                                              std::vector<std::string> args,
+                                              const std::optional<Idempotency>& idempotency) {
+  if (!idempotency) co_return co_await CallFunction(redis_, function, keys, args);
+
+  // presence_once KEYS: its own key first; ARGV: command, fingerprint, retention first.
+  keys.insert(keys.begin(), keys::Idempotency(partition, tenant, agent, idempotency->key));
+  auto prefix = Strings(function, idempotency->fingerprint, std::to_string(options_.idempotency_ms));
+  args.insert(args.begin(), prefix.begin(), prefix.end());
+  co_return co_await CallFunction(redis_, "presence_once", std::move(keys), std::move(args));
 }
 
 Task<Result<nlohmann::json>> AgentStore::List(const std::string& tenant, const std::string& cursor,

@@ -16,6 +16,14 @@ struct AgentStoreOptions {
   uint32_t partitions = 64;
   uint64_t events_maxlen = 1000000;            // per partition stream, approximate
   uint64_t tombstone_ms = 24ull * 3600 * 1000;  // how long a deregistration is remembered
+  uint64_t idempotency_ms = 24ull * 3600 * 1000;  // how long a first outcome is replayed
+};
+
+// An Idempotency-Key and the fingerprint of the request that carried it.
+// Keys are scoped to the agent the request addresses.
+struct Idempotency {
+  std::string key;
+  std::string fingerprint;
 };
 
 // A register or update, already validated by the caller.
@@ -27,6 +35,7 @@ struct PutAgentCommand {
   std::string labels_json;    // canonical JSON object text, "{}" when none
   std::optional<std::string> seq;       // decimal u64
   std::optional<std::string> if_match;  // a version, decimal
+  std::optional<Idempotency> idempotency;
 };
 
 struct DeleteAgentCommand {
@@ -34,6 +43,7 @@ struct DeleteAgentCommand {
   std::string agent;
   std::optional<std::string> seq;
   std::optional<std::string> if_match;
+  std::optional<Idempotency> idempotency;
 };
 
 struct PushPresenceCommand {
@@ -42,10 +52,14 @@ struct PushPresenceCommand {
   std::string availability;  // normalised, see presence/presence_values.h
   std::string activity;
   uint64_t observed_at_ms = 0;
+  std::optional<Idempotency> idempotency;
 };
 
 // The agent commands of the REST API, each one Function call on the agent's
-// partition. Every method returns the Function's JSON answer as documented in
+// partition. A command with an Idempotency-Key goes through presence_once,
+// which stores its first answer and replays it (with "replayed":true) for
+// the same request, or refuses another request with the same key
+// (code "idempotency_key_reused"). Every method returns the Function's JSON answer as documented in
 // docs/redis-layout.md ({"ok":true,...} or {"ok":false,"code":...}); a failed
 // Result means Redis could not be asked (code "redis_unavailable") and
 // nothing is known to have changed.
@@ -68,6 +82,12 @@ class AgentStore {
   uint32_t partitions() const { return options_.partitions; }
 
  private:
+  // Calls the command's Function, or presence_once around it.
+  Task<Result<nlohmann::json>> Call(uint32_t partition, const std::string& tenant,
+                                    const std::string& agent, std::string function,
+                                    std::vector<std::string> keys, std::vector<std::string> args,
+                                    const std::optional<Idempotency>& idempotency);
+
   RedisClient& redis_;
   AgentStoreOptions options_;
 };

@@ -19,7 +19,7 @@
 --
 -- The C++ side reads the version from the next line; keep its exact form and
 -- bump it whenever this file changes behaviour.
-local LIBRARY_VERSION = "1"
+local LIBRARY_VERSION = "2"
 
 local UNKNOWN = 'PresenceUnknown'
 
@@ -866,6 +866,54 @@ local function presence_graph_budget(keys, args)
 end
 
 ------------------------------------------------------------------------------
+-- presence_once: idempotency keys (DESIGN.md invariant 4)
+------------------------------------------------------------------------------
+
+-- The commands a stored outcome may stand for.
+local ONCE_COMMANDS = {
+  presence_agent_put = presence_agent_put,
+  presence_agent_delete = presence_agent_delete,
+  presence_apply = presence_apply,
+}
+
+-- KEYS: the idempotency key, then the command's own keys.
+-- ARGV: the command's name, the request's fingerprint, the retention in ms,
+-- then the command's own arguments.
+-- The first answer is stored with the fingerprint, in this same call, so no
+-- later request can observe the command half applied; a request with the
+-- same key and fingerprint gets that answer again, marked "replayed", and a
+-- different request with the same key is refused.
+local function presence_once(keys, args)
+  if #keys < 1 or #args < 3 then
+    return bad_argument('presence_once', 'needs a key, a command, a fingerprint and a retention')
+  end
+  local command = ONCE_COMMANDS[args[1]]
+  local retention = parse_int(args[3])
+  if not command or args[2] == '' or not retention or retention <= 0 then
+    return bad_argument('presence_once', 'unknown command, empty fingerprint or bad retention')
+  end
+
+  local stored = redis.call('GET', keys[1])
+  if stored then
+    local newline = string.find(stored, '\n', 1, true)
+    if not newline or string.sub(stored, 1, newline - 1) ~= args[2] then
+      return refuse('idempotency_key_reused',
+                    'this Idempotency-Key was first used with a different request')
+    end
+    return '{"replayed":true,' .. string.sub(stored, newline + 2)
+  end
+
+  local inner_keys, inner_args = {}, {}
+  for i = 2, #keys do inner_keys[#inner_keys + 1] = keys[i] end
+  for i = 4, #args do inner_args[#inner_args + 1] = args[i] end
+  local answer = command(inner_keys, inner_args)
+  if not string.find(answer, '"code":"bad_argument"', 1, true) then
+    redis.call('SET', keys[1], args[2] .. '\n' .. answer, 'PX', int_text(retention))
+  end
+  return answer
+end
+
+------------------------------------------------------------------------------
 -- Registration
 ------------------------------------------------------------------------------
 
@@ -894,3 +942,4 @@ register('presence_member_leave', presence_member_leave)
 register('presence_members', presence_members, true)
 register('presence_assignment_write', presence_assignment_write)
 register('presence_graph_budget', presence_graph_budget)
+register('presence_once', presence_once)

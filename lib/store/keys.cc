@@ -19,6 +19,10 @@ std::string Tombstones(uint32_t p) { return fmt::format("presence:{{p{}}}:tombs"
 std::string RosterRevision(uint32_t p) { return fmt::format("presence:{{p{}}}:rev", p); }
 std::string Events(uint32_t p) { return fmt::format("presence:{{p{}}}:events", p); }
 std::string Job(uint32_t p) { return fmt::format("presence:{{p{}}}:job", p); }
+std::string Idempotency(uint32_t p, std::string_view tenant, std::string_view agent,
+                        std::string_view key) {
+  return fmt::format("presence:{{p{}}}:idem:{}/{}:{}", p, tenant, agent, key);
+}
 
 std::string GraphToken(std::string_view t) { return fmt::format("presence:{{g:{}}}:token", t); }
 std::string GraphBudget(std::string_view t) { return fmt::format("presence:{{g:{}}}:budget", t); }

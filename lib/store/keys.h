@@ -21,6 +21,8 @@ std::string Tombstones(uint32_t partition);
 std::string RosterRevision(uint32_t partition);
 std::string Events(uint32_t partition);
 std::string Job(uint32_t partition);
+std::string Idempotency(uint32_t partition, std::string_view tenant, std::string_view agent,
+                        std::string_view key);
 
 std::string GraphToken(std::string_view tenant);
 std::string GraphBudget(std::string_view tenant);

@@ -32,6 +32,7 @@ GUID = "6f1d2a3b-0c4d-4e5f-8a9b-0123456789ab"
 GUID2 = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
 MAXLEN = "1000"
 DAY_MS = "86400000"
+IDEM = f"presence:{{p{P}}}:idem:acme/ann:key-1"
 
 
 def index_key(tenant):
@@ -738,6 +739,39 @@ class FunctionsTest(unittest.TestCase):
         self.assertTrue(self.list_page("", 1)["ok"])
         self.assertTrue(self.roster()["ok"])
         self.assertTrue(self.members()["ok"])
+
+    # ---- presence_once: idempotency keys around the command Functions ----
+
+    def once(self, fingerprint, command="presence_agent_put", labels="{}", retention="60000"):
+        return self.fcall("presence_once",
+                          [IDEM, AGENTS, index_key("acme"), TOMBS, REV, EVENTS],
+                          [command, fingerprint, retention,
+                           "acme", "ann", "push", "", labels, "", "", MAXLEN])
+
+    def test_once_applies_the_command_and_stores_its_answer_with_a_ttl(self):
+        answer = self.once("f1")
+        self.assertTrue(answer["ok"] and answer["created"], answer)
+        self.assertNotIn("replayed", answer)
+        self.assertGreater(self.r.call("PTTL", IDEM), 0)
+        self.assertEqual(len(self.events()), 1)
+
+    def test_once_replays_the_first_answer_for_the_same_fingerprint(self):
+        first = self.once("f1")
+        again = self.once("f1")
+        self.assertTrue(again.pop("replayed"))
+        self.assertEqual(again, first)
+        self.assertEqual(len(self.events()), 1)
+
+    def test_once_refuses_another_fingerprint_and_changes_nothing(self):
+        self.once("f1")
+        refused = self.once("f2", labels='{"a":"b"}')
+        self.assert_refused(refused, "idempotency_key_reused")
+        self.assertEqual(self.stored("ann")["labels"], "{}")
+        self.assertEqual(len(self.events()), 1)
+
+    def test_once_refuses_an_unknown_command_without_storing(self):
+        self.assert_refused(self.once("f1", command="presence_lease_acquire"), "bad_argument")
+        self.assertIsNone(self.r.call("GET", IDEM))
 
 
 if __name__ == "__main__":
