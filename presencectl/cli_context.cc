@@ -23,7 +23,11 @@ void CliContext::AddGlobalOptions(CLI::App& app) {
 }
 
 int CliContext::Run() {
-  if (!action_) return Usage("a command is required (agents, partitions, members, events)");
+  if (!action_) {
+    return Usage(
+        "a command is required (agents, partitions, members, events, drain, undrain, "
+        "rebalance, rebuild, status, config)");
+  }
   return action_();
 }
 

@@ -62,6 +62,10 @@ void AddAgentsCommands(CLI::App& app, CliContext& context);
 void AddPartitionsCommand(CLI::App& app, CliContext& context);
 void AddMembersCommand(CLI::App& app, CliContext& context);
 void AddEventsCommands(CLI::App& app, CliContext& context);
+void AddOperationsCommands(CLI::App& app, CliContext& context);  // drain, undrain, rebalance
+void AddRebuildCommand(CLI::App& app, CliContext& context);
+void AddStatusCommand(CLI::App& app, CliContext& context);
+void AddConfigCommands(CLI::App& app, CliContext& context);
 
 // Prints a parse error (with a "did you mean" for a mistyped subcommand) or
 // the help that was asked for, and returns the exit code.

@@ -1,10 +1,14 @@
 // presencectl events tail: the partition event streams, merged by id.
 #include <iostream>
 
+#include <fmt/format.h>
+
 #include "cli_context.h"
 #include "ctl/deployment.h"
+#include "ctl/event_replay.h"
 #include "ctl/event_tail.h"
 #include "ctl/output.h"
+#include "store/keys.h"
 
 namespace presence::ctl {
 namespace {
@@ -50,6 +54,121 @@ int RunTail(CliContext& context, const TailArgs& args) {
   return kExitOk;
 }
 
+struct ReplayArgs {
+  std::string from;
+  std::string to;
+  std::string tenant;
+  std::string group;
+  std::string into;
+};
+
+CLI::Validator PositionValidator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        return ParsePosition(value, false)
+                   ? std::string()
+                   : "position '" + value + "' is not a stream id (MS-SEQ) or a time (MS or "
+                                            "RFC 3339)";
+      },
+      "ID|TIME", "position");
+}
+
+int RunReplay(CliContext& context, const ReplayArgs& args) {
+  // A consumer group delivers every entry after its position: it cannot stop
+  // at --to or skip other tenants.
+  if (!args.group.empty() && (!args.to.empty() || !args.tenant.empty())) {
+    return context.Usage(
+        "--to and --tenant cannot be enforced by a consumer group (it delivers every entry "
+        "after its position, up to the newest); use --into STREAM to copy only the selected "
+        "events");
+  }
+  StreamId from = *ParsePosition(args.from, false);
+  std::optional<StreamId> to;
+  if (!args.to.empty()) {
+    to = ParsePosition(args.to, true);
+    if (*to < from) return context.Usage("--to " + args.to + " is before --from " + args.from);
+  }
+  Result<std::unique_ptr<RedisConnection>> redis = context.Connect();
+  if (!redis) return context.Fail(redis.error());
+  Result<uint32_t> partitions = RequirePartitionCount(**redis);
+  if (!partitions) return context.Fail(partitions.error());
+
+  if (!args.group.empty()) {
+    Result<GroupReplay> replay = ReplayIntoGroup(**redis, *partitions, args.group, from);
+    if (!replay) return context.Fail(replay.error());
+    if (context.options.json) {
+      context.PrintJson({{"ok", true},
+                         {"mode", "group"},
+                         {"group", args.group},
+                         {"from", from.ToString()},
+                         {"partitions", replay->partitions},
+                         {"created", replay->created},
+                         {"reset", replay->reset},
+                         {"events", replay->delivered}});
+    } else {
+      std::cout << fmt::format(
+                       "group {} on {} partition streams ({} created, {} reset) positioned "
+                       "before {}: {} events to deliver",
+                       args.group, replay->partitions, replay->created, replay->reset,
+                       from.ToString(), replay->delivered)
+                << std::endl;
+    }
+    return kExitOk;
+  }
+
+  for (uint32_t p = 0; p < *partitions; ++p) {
+    if (args.into == store::keys::Events(p)) {
+      return context.Usage("--into " + args.into + " is a partition event stream");
+    }
+  }
+  Result<CopyReplay> replay =
+      ReplayIntoStream(**redis, *partitions, {from, to, args.tenant}, args.into);
+  if (!replay) return context.Fail(replay.error());
+  if (context.options.json) {
+    context.PrintJson({{"ok", true},
+                       {"mode", "stream"},
+                       {"into", args.into},
+                       {"from", from.ToString()},
+                       {"to", to ? nlohmann::json(to->ToString()) : nlohmann::json()},
+                       {"tenant", args.tenant.empty() ? nlohmann::json()
+                                                     : nlohmann::json(args.tenant)},
+                       {"scanned", replay->scanned},
+                       {"events", replay->copied},
+                       {"per_partition", replay->per_partition}});
+  } else {
+    std::cout << fmt::format("copied {} events (of {} in range) into {}", replay->copied,
+                             replay->scanned, args.into)
+              << std::endl;
+  }
+  return kExitOk;
+}
+
+void AddReplayCommand(CLI::App* events, CliContext& context) {
+  auto args = std::make_shared<ReplayArgs>();
+  CLI::App* replay = events->add_subcommand(
+      "replay", "Deliver past events again: to a consumer group, or copied into a stream");
+  replay->add_option("--from", args->from, "First event: stream id, or time (ms or RFC 3339)")
+      ->required()
+      ->check(PositionValidator());
+  replay->add_option("--to", args->to, "Last event, inclusive (only with --into)")
+      ->check(PositionValidator());
+  replay->add_option("--tenant", args->tenant, "Only events of this tenant (only with --into)")
+      ->check(IdValidator("tenant"));
+  CLI::Option* group = replay->add_option(
+      "--group", args->group, "Create or reset this consumer group on every partition stream");
+  CLI::Option* into =
+      replay->add_option("--into", args->into, "Copy the selected events into this stream");
+  group->excludes(into);
+  replay->callback([&context, args] {
+    context.SetAction([&context, args] {
+      if (args->group.empty() == args->into.empty()) {
+        return context.Usage("events replay needs exactly one of --group NAME or --into STREAM");
+      }
+      return RunReplay(context, *args);
+    });
+  });
+}
+
 }  // namespace
 
 void AddEventsCommands(CLI::App& app, CliContext& context) {
@@ -74,6 +193,7 @@ void AddEventsCommands(CLI::App& app, CliContext& context) {
   tail->callback([&context, args] {
     context.SetAction([&context, args] { return RunTail(context, *args); });
   });
+  AddReplayCommand(events, context);
 }
 
 }  // namespace presence::ctl

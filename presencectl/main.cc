@@ -16,6 +16,10 @@ int main(int argc, char** argv) {
   AddPartitionsCommand(app, context);
   AddMembersCommand(app, context);
   AddEventsCommands(app, context);
+  AddOperationsCommands(app, context);
+  AddRebuildCommand(app, context);
+  AddStatusCommand(app, context);
+  AddConfigCommands(app, context);
 
   try {
     app.parse(argc, argv);

@@ -33,6 +33,24 @@ bool Includes(const std::vector<std::string>& big, const std::vector<std::string
   return std::includes(big.begin(), big.end(), small.begin(), small.end());
 }
 
+// Tells `presencectl rebalance` which generation answered its request: the
+// one just written (only this leader writes, fenced by the same epoch).
+Task<void> AcknowledgeRebalance(store::RedisClient& redis, const Holder& holder, uint64_t epoch,
+                                const std::string& request, spdlog::logger& log) {
+  auto generation =
+      co_await redis.Command(Strings("HGET", store::keys::Assignment(), "generation"));
+  if (!generation || generation->is_error()) co_return;
+  auto answer = co_await store::CallFunction(
+      redis, "presence_rebalance_ack", Strings(store::keys::Rebalance(), store::keys::Leader()),
+      Strings(holder.token, std::to_string(epoch), request, generation->str));
+  if (!answer || !answer->value("ok", false)) {
+    log.warn("rebalance request {} not acknowledged: {}", request,
+             answer ? answer->dump() : answer.error().message);
+    co_return;
+  }
+  log.info("rebalance request {} answered with generation {}", request, generation->str);
+}
+
 }  // namespace
 
 Leader::Leader(store::RedisClient& redis, Holder holder, CoordinationOptions options)
@@ -117,19 +135,29 @@ Task<void> Leader::Reconcile() {
   }
   std::sort(assigned_members.begin(), assigned_members.end());
 
+  // An operator's `presencectl rebalance` is acted on at once, whatever the
+  // member set and the stabilisation window.
+  std::string rebalance = FieldString(*members_answer, "rebalance_request");
+
   // Track how long this member set has been seen unchanged.
   auto now = Clock::now();
   if (alive != seen_members_) {
     seen_members_ = alive;
     seen_since_ = now;
   }
-  if (alive == assigned_members) co_return;
+  if (alive == assigned_members && rebalance.empty()) co_return;
   bool only_departures = Includes(assigned_members, alive) && !assigned_members.empty();
   bool stable = now - seen_since_ >= std::chrono::milliseconds(options_.stabilization_ms);
-  if (!only_departures && !stable) co_return;
+  if (!only_departures && !stable && rebalance.empty()) co_return;
 
   auto written = co_await Write(alive, previous);
-  if (!written) log_->warn("assignment not written: {}", written.error().message);
+  if (!written) {
+    log_->warn("assignment not written: {}", written.error().message);
+    co_return;
+  }
+  if (!rebalance.empty() && epoch_) {
+    co_await AcknowledgeRebalance(redis_, holder_, *epoch_, rebalance, *log_);
+  }
 }
 
 Task<Status> Leader::Write(const std::vector<std::string>& members, const Assignment& previous) {

@@ -19,7 +19,7 @@
 --
 -- The C++ side reads the version from the next line; keep its exact form and
 -- bump it whenever this file changes behaviour.
-local LIBRARY_VERSION = "2"
+local LIBRARY_VERSION = "4"
 
 local UNKNOWN = 'PresenceUnknown'
 
@@ -281,12 +281,17 @@ local function presence_agent_put(keys, args)
   local now = now_ms()
 
   local record = load_for_command(agents_key, field, now)
-  local refusal = check_preconditions(record, seq, if_match)
+  local holds = is_registered(record) and record.source == source
+      and record.graph_user_id == graph_user_id and record.labels == labels
+
+  -- A resend of the last applied command (same seq, effect holds) is a retry,
+  -- not a stale command: it succeeds below with changed false.
+  local retry = holds and seq ~= '' and record.seq ~= nil and same_decimal(seq, record.seq)
+  local refusal = check_preconditions(record, retry and '' or seq, if_match)
   if refusal then return refusal end
 
   -- The configuration already holds: record a newer seq, change nothing else.
-  if is_registered(record) and record.source == source
-      and record.graph_user_id == graph_user_id and record.labels == labels then
+  if holds then
     if seq ~= '' and record.seq ~= seq then
       record.seq = seq
       store_record(agents_key, field, record)
@@ -326,8 +331,9 @@ local function presence_agent_put(keys, args)
   end
   append_event(events_key, maxlen, created and 'agent.registered' or 'agent.updated',
                next_record, now,
-               { source = source, graph_user_id = graph_user_id, labels = labels,
-                 seq = next_record.seq or NULL })
+               { source = source,
+                 graph_user_id = graph_user_id ~= '' and graph_user_id or NULL,
+                 labels = raw(labels), seq = next_record.seq or NULL })
   return encode({ ok = true, changed = true, created = created, agent = next_record })
 end
 
@@ -349,7 +355,11 @@ local function presence_agent_delete(keys, args)
   local now = now_ms()
 
   local record = load_for_command(agents_key, field, now)
-  local refusal = check_preconditions(record, seq, if_match)
+
+  -- A resend of the deregistration that made this tombstone is a retry.
+  local retry = record ~= nil and not is_registered(record) and seq ~= ''
+      and record.seq ~= nil and same_decimal(seq, record.seq)
+  local refusal = check_preconditions(record, retry and '' or seq, if_match)
   if refusal then return refusal end
 
   -- Absent or already a tombstone: nothing to change, but remember a seq so
@@ -768,6 +778,21 @@ local function member_entry(members_key, id, expiry, now)
   return entry
 end
 
+-- The operator's control keys next to the members zset (same tag {ctl}):
+-- "presence:{ctl}:members" -> "presence:{ctl}:draining", ":rebalance".
+local function control_key(members_key, name)
+  return (members_key:gsub(':members$', ':' .. name))
+end
+
+-- The rebalance request the leader has not acknowledged yet, or nil.
+local function pending_rebalance(rebalance_key)
+  local request = redis.call('HMGET', rebalance_key, 'request', 'done')
+  if request[1] and request[1] ~= '' and request[1] ~= request[2] then
+    return request[1]
+  end
+  return nil
+end
+
 local function presence_members(keys, args)
   local members_key = keys[1]
   local now = now_ms()
@@ -779,11 +804,74 @@ local function presence_members(keys, args)
   end
   table.sort(ids)
 
+  -- An instance drained by the operator counts as draining whatever its own
+  -- heartbeat says; "drain_requested" tells the two apart.
+  local draining_key = control_key(members_key, 'draining')
   local members = array()
   for i, id in ipairs(ids) do
-    members[i] = member_entry(members_key, id, expiry[id], now)
+    local entry = member_entry(members_key, id, expiry[id], now)
+    entry.drain_requested = redis.call('SISMEMBER', draining_key, id) == 1
+    entry.draining = entry.draining or entry.drain_requested
+    members[i] = entry
   end
-  return encode({ ok = true, now = now, members = members })
+  local answer = { ok = true, now = now, members = members }
+  answer.rebalance_request = pending_rebalance(control_key(members_key, 'rebalance'))
+  return encode(answer)
+end
+
+------------------------------------------------------------------------------
+-- Operator requests: presence_drain, presence_rebalance_request, _ack
+------------------------------------------------------------------------------
+
+-- KEYS: draining set. ARGS: instance id, "1" to drain or "0" to undrain.
+local function presence_drain(keys, args)
+  local bad = check_argc('presence_drain', args, 2)
+  if bad then return bad end
+  local id, on = args[1], args[2]
+  if id == '' or (on ~= '1' and on ~= '0') then
+    return bad_argument('presence_drain', 'needs an instance id and 1 or 0')
+  end
+  local changed
+  if on == '1' then
+    changed = redis.call('SADD', keys[1], id) == 1
+  else
+    changed = redis.call('SREM', keys[1], id) == 1
+  end
+  return encode({ ok = true, changed = changed,
+                  draining = array(redis.call('SMEMBERS', keys[1])) })
+end
+
+-- KEYS: rebalance hash. ARGS: a request id. The leader sees it through
+-- presence_members on its next tick.
+local function presence_rebalance_request(keys, args)
+  local bad = check_argc('presence_rebalance_request', args, 1)
+  if bad then return bad end
+  if args[1] == '' then
+    return bad_argument('presence_rebalance_request', 'needs a request id')
+  end
+  local now = now_ms()
+  redis.call('HSET', keys[1], 'request', args[1], 'requested_at', int_text(now))
+  return encode({ ok = true, request = args[1], requested_at = now })
+end
+
+-- KEYS: rebalance hash, leader lease. ARGS: token, epoch, request id,
+-- generation written for it. Fenced by the leader lease like the assignment.
+local function presence_rebalance_ack(keys, args)
+  local bad = check_argc('presence_rebalance_ack', args, 4)
+  if bad then return bad end
+  local rebalance_key, leader_key = keys[1], keys[2]
+  local token, epoch, request, generation = args[1], args[2], args[3], args[4]
+  local now = now_ms()
+  if not held_lease(leader_key, token, epoch, now) then
+    return refuse('stale_epoch', string.format(
+        'leader lease %s is not held by this token at epoch %s', leader_key, epoch))
+  end
+  if redis.call('HGET', rebalance_key, 'request') ~= request then
+    return encode({ ok = true, acknowledged = false })
+  end
+  redis.call('HSET', rebalance_key, 'done', request, 'generation', generation,
+             'done_at', int_text(now), 'leader_epoch', epoch)
+  return encode({ ok = true, acknowledged = true })
 end
 
 ------------------------------------------------------------------------------
@@ -914,6 +1002,54 @@ local function presence_once(keys, args)
 end
 
 ------------------------------------------------------------------------------
+-- presence_repair: presencectl rebuild --repair
+------------------------------------------------------------------------------
+
+-- KEYS: agents, tenant index, tombs, rev (one partition).
+-- ARGS: tenant, agent, the record recomputed from the events as JSON, or ""
+-- to remove an agent the events do not know.
+-- Writes the record as it is (no event: the events already say it), and
+-- makes the tenant index, the tombstone set and rev agree with it.
+local function presence_repair(keys, args)
+  local bad = check_argc('presence_repair', args, 3)
+  if bad then return bad end
+  local agents_key, index_key, tombs_key, rev_key = keys[1], keys[2], keys[3], keys[4]
+  local tenant, agent, text = args[1], args[2], args[3]
+  local field = agent_field(tenant, agent)
+  local before = load_record(agents_key, field)
+
+  local record = nil
+  if text ~= '' then
+    local ok, decoded = pcall(cjson.decode, text)
+    if not ok or type(decoded) ~= 'table' or decoded.tenant ~= tenant
+        or decoded.agent ~= agent or type(decoded.version) ~= 'number'
+        or (decoded.state ~= 'registered' and decoded.state ~= 'deregistered') then
+      return bad_argument('presence_repair', 'record is not an agent record of ' .. field)
+    end
+    record = decoded
+  end
+
+  if record == nil then
+    redis.call('HDEL', agents_key, field)
+    redis.call('ZREM', index_key, agent)
+    redis.call('ZREM', tombs_key, field)
+  else
+    store_record(agents_key, field, record)
+    if is_registered(record) then
+      redis.call('ZADD', index_key, '0', agent)
+      redis.call('ZREM', tombs_key, field)
+    else
+      redis.call('ZREM', index_key, agent)
+      redis.call('ZADD', tombs_key, int_text(record.expires_at or 0), field)
+    end
+  end
+  if roster_identity(record) ~= roster_identity(before) then
+    redis.call('INCR', rev_key)
+  end
+  return encode({ ok = true, agent = record or NULL, before = before or NULL })
+end
+
+------------------------------------------------------------------------------
 -- Registration
 ------------------------------------------------------------------------------
 
@@ -943,3 +1079,7 @@ register('presence_members', presence_members, true)
 register('presence_assignment_write', presence_assignment_write)
 register('presence_graph_budget', presence_graph_budget)
 register('presence_once', presence_once)
+register('presence_drain', presence_drain)
+register('presence_rebalance_request', presence_rebalance_request)
+register('presence_rebalance_ack', presence_rebalance_ack)
+register('presence_repair', presence_repair)

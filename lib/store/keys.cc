@@ -9,6 +9,8 @@ std::string Members() { return "presence:{ctl}:members"; }
 std::string Member(std::string_view id) { return fmt::format("presence:{{ctl}}:member:{}", id); }
 std::string Leader() { return "presence:{ctl}:leader"; }
 std::string Assignment() { return "presence:{ctl}:assignment"; }
+std::string Draining() { return "presence:{ctl}:draining"; }
+std::string Rebalance() { return "presence:{ctl}:rebalance"; }
 
 std::string Lease(uint32_t p) { return fmt::format("presence:{{p{}}}:lease", p); }
 std::string Agents(uint32_t p) { return fmt::format("presence:{{p{}}}:agents", p); }

@@ -13,6 +13,8 @@ std::string Members();
 std::string Member(std::string_view instance_id);
 std::string Leader();
 std::string Assignment();
+std::string Draining();   // set of instance ids drained by `presencectl drain`
+std::string Rebalance();  // hash of the last `presencectl rebalance` request and its answer
 
 std::string Lease(uint32_t partition);
 std::string Agents(uint32_t partition);

@@ -318,5 +318,207 @@ class UsageTest(CtlTestCase):
         self.assertEqual(json.loads(result.stdout)["code"], "redis_unavailable")
 
 
+class OperationsTest(CtlTestCase):
+    """drain, undrain, rebalance --dry-run, status and config check without presenced."""
+
+    def now_ms(self):
+        seconds, micros = self.redis.call("TIME")
+        return int(seconds) * 1000 + int(micros) // 1000
+
+    def add_member(self, member_id, alive=True):
+        now = self.now_ms()
+        expiry = now + 60000 if alive else now - 1000
+        self.redis.call("ZADD", "presence:{ctl}:members", str(expiry), member_id)
+        self.redis.call("HSET", f"presence:{{ctl}}:member:{member_id}", "id", member_id,
+                        "token", "t-" + member_id, "heartbeat_at", str(now),
+                        "expires_at", str(expiry), "draining", "0")
+
+    def test_drain_and_undrain_mark_the_member(self):
+        self.init(4)
+        self.add_member("a")
+        self.add_member("b")
+        out = self.ctl_json("drain", "b", "--no-wait")
+        self.assertEqual((out["instance"], out["draining"], out["changed"]), ("b", True, True))
+        self.assertEqual(self.redis.call("SMEMBERS", "presence:{ctl}:draining"), ["b"])
+        members = {m["id"]: m for m in self.ctl_json("members")["members"]}
+        self.assertTrue(members["b"]["draining"])
+        self.assertTrue(members["b"]["drain_requested"])
+        self.assertFalse(members["a"]["draining"])
+
+        # Nobody would be left, or nobody knows the instance: refused unless --force.
+        last = self.ctl("drain", "a", "--no-wait")
+        self.assertEqual(last.returncode, 1)
+        self.assertIn("would leave no live member", last.stderr)
+        unknown = self.ctl("--json", "drain", "zed", "--no-wait")
+        self.assertEqual(unknown.returncode, 1)
+        self.assertEqual(json.loads(unknown.stdout)["code"], "unknown_instance")
+        self.ok("drain", "zed", "--no-wait", "--force")
+
+        out = self.ctl_json("undrain", "b")
+        self.assertEqual((out["draining"], out["changed"]), (False, True))
+        self.assertEqual(self.redis.call("SMEMBERS", "presence:{ctl}:draining"), ["zed"])
+
+    def test_rebalance_dry_run_shows_the_moves(self):
+        self.init(6)
+        self.add_member("a")
+        self.add_member("b")
+        self.add_member("c", alive=False)
+        self.redis.call("HSET", "presence:{ctl}:assignment", "generation", "3", "members",
+                        "a,c", "p0", "a", "p1", "a", "p2", "a", "p3", "c", "p4", "c", "p5", "c")
+        plan = self.ctl_json("rebalance", "--dry-run")
+        self.assertTrue(plan["dry_run"])
+        self.assertEqual(plan["members"], ["a", "b"])
+        self.assertEqual(plan["generation"], 3)
+        moves = {m["partition"]: (m["from"], m["to"]) for m in plan["moves"]}
+        self.assertEqual(moves, {3: ("c", "b"), 4: ("c", "b"), 5: ("c", "b")})
+        text = self.ok("rebalance", "--dry-run").stdout
+        self.assertIn("p3: c -> b", text)
+        self.assertEqual(self.redis.call("EXISTS", "presence:{ctl}:rebalance"), 0)
+
+    def test_rebalance_without_a_leader_times_out(self):
+        self.init(2)
+        self.add_member("a")
+        result = self.ctl("rebalance", "--timeout", "0.5")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("not acknowledged by a leader", result.stderr)
+
+    def test_status(self):
+        self.init(4)
+        self.add_member("a")
+        now = self.now_ms()
+        self.redis.call("HSET", "presence:{ctl}:leader", "instance", "a", "token", "t-a",
+                        "epoch", "5", "expires_at", str(now + 60000))
+        self.redis.call("HSET", "presence:{p1}:lease", "instance", "a", "epoch", "1",
+                        "expires_at", str(now + 60000), "token", "t-a")
+        status = self.ctl_json("status")
+        self.assertEqual(status["partitions"], 4)
+        self.assertEqual(status["leader"]["instance"], "a")
+        self.assertEqual(status["leader"]["epoch"], 5)
+        self.assertEqual(status["unowned"], 3)
+        self.assertEqual(status["unowned_partitions"], [0, 2, 3])
+        self.assertEqual(status["alive"], 1)
+        self.assertIsNone(status["functions"]["loaded"])  # status loads nothing
+        self.assertFalse(status["functions"]["current"])
+        text = self.ok("status").stdout
+        self.assertIn("leader      a (epoch 5)", text)
+        self.assertNotIn("error", text)
+
+    def test_config_check(self):
+        directory = tempfile.mkdtemp(prefix="presencectl-test-")
+        good = os.path.join(directory, "good.toml")
+        with open(good, "w") as f:
+            f.write('[instance]\nid = "a"\n')
+        bad = os.path.join(directory, "bad.toml")
+        with open(bad, "w") as f:
+            f.write('[partitions]\ncount = 0\n')
+        self.assertEqual(self.ok("config", "check", good).stdout.strip(), f"{good}: ok")
+        result = self.ctl("config", "check", bad)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(f"{bad}:2:", result.stderr)
+        self.assertFalse(json.loads(self.ctl("--json", "config", "check", bad).stdout)["ok"])
+
+
+class ReplayAndRebuildTest(CtlTestCase):
+    def register_some(self):
+        self.init(4)
+        for name in ("alice", "bob", "carol"):
+            self.ok("-q", "agents", "register", "acme", name, "--push")
+        self.ok("-q", "agents", "register", "beta", "dave", "--graph-user-id", GUID,
+                "--label", "team=x")
+        self.ok("-q", "agents", "deregister", "acme", "bob")
+        return [json.loads(l) for l in self.ok("--json", "events", "tail", "-n", "100")
+                .stdout.splitlines()]
+
+    def test_replay_into_a_group_delivers_from_the_position(self):
+        events = self.register_some()
+        start = events[2]["id"]
+        out = self.ctl_json("events", "replay", "--from", start, "--group", "g")
+        self.assertEqual((out["created"], out["reset"], out["events"]), (4, 0, 3))
+        again = self.ctl_json("events", "replay", "--from", start, "--group", "g")
+        self.assertEqual((again["created"], again["reset"]), (0, 4))
+        delivered = []
+        for p in range(4):
+            reply = self.redis.call("XREADGROUP", "GROUP", "g", "c1", "STREAMS",
+                                    f"presence:{{p{p}}}:events", ">") or []
+            for _, entries in reply:
+                delivered += [entry_id for entry_id, _ in entries]
+        self.assertEqual(sorted(delivered), sorted(e["id"] for e in events[2:]))
+
+        refused = self.ctl("events", "replay", "--from", start, "--group", "g", "--tenant", "a")
+        self.assertEqual(refused.returncode, 2)
+        self.assertIn("cannot be enforced by a consumer group", refused.stderr)
+        neither = self.ctl("events", "replay", "--from", start)
+        self.assertEqual(neither.returncode, 2)
+
+    def test_replay_into_a_stream_copies_the_selection(self):
+        events = self.register_some()
+        out = self.ctl_json("events", "replay", "--from", events[0]["id"], "--to",
+                            events[3]["id"], "--tenant", "acme", "--into", "copy")
+        wanted = [e for e in events[:4] if e["tenant"] == "acme"]
+        self.assertEqual(out["events"], len(wanted))
+        copied = self.redis.call("XRANGE", "copy", "-", "+")
+        fields = [dict(zip(f[0::2], f[1::2])) for _, f in copied]
+        self.assertEqual([f["source_id"] for f in fields], [e["id"] for e in wanted])
+        self.assertEqual([int(f["partition"]) for f in fields], [e["partition"] for e in wanted])
+        # Times: RFC 3339 and ms both parse.
+        self.ok("events", "replay", "--from", "2020-01-01T00:00:00Z", "--into", "all")
+        self.assertEqual(self.redis.call("XLEN", "all"), len(events))
+        self.assertEqual(self.ctl("events", "replay", "--from", "soon", "--into", "x").returncode,
+                         2)
+
+    def test_rebuild_finds_and_repairs_differences(self):
+        self.register_some()
+        clean = self.ctl_json("rebuild")
+        self.assertEqual(clean["differences"], [])
+        self.assertEqual(clean["events"], 5)
+
+        p_alice = self.partition_of("acme", "alice")
+        record = json.loads(self.redis.call("HGET", f"presence:{{p{p_alice}}}:agents",
+                                            "acme/alice"))
+        record["source"] = "graph"
+        record["version"] = 7
+        self.redis.call("HSET", f"presence:{{p{p_alice}}}:agents", "acme/alice",
+                        json.dumps(record))
+        p_dave = self.partition_of("beta", "dave")
+        self.redis.call("HDEL", f"presence:{{p{p_dave}}}:agents", "beta/dave")
+        self.redis.call("HSET", "presence:{p0}:agents", "ghost/x",
+                        json.dumps({"tenant": "ghost", "agent": "x", "state": "registered",
+                                    "version": 1}))
+
+        found = self.ctl("--json", "rebuild")
+        self.assertEqual(found.returncode, 1)
+        report = json.loads(found.stdout)
+        kinds = {(d["tenant"], d["agent"]): d["kind"] for d in report["differences"]}
+        self.assertEqual(kinds, {("acme", "alice"): "mismatch", ("beta", "dave"): "missing",
+                                 ("ghost", "x"): "extra"})
+        alice = [d for d in report["differences"] if d["agent"] == "alice"][0]
+        self.assertEqual({f["field"] for f in alice["fields"]}, {"source", "version"})
+
+        repaired = self.ctl_json("rebuild", "--repair")
+        self.assertEqual(repaired["repaired"], 3)
+        self.assertEqual(self.ctl_json("rebuild")["differences"], [])
+        shown = self.ctl_json("agents", "show", "acme", "alice")["agent"]
+        self.assertEqual((shown["source"], shown["version"]), ("push", 1))
+        self.assertEqual(self.ctl_json("agents", "show", "beta", "dave")["agent"]["labels"],
+                         '{"team":"x"}')
+        self.assertIn("dave", self.redis.call("ZRANGE", f"presence:{{p{p_dave}}}:t:beta", 0, -1))
+
+    def test_rebuild_is_honest_about_a_trimmed_stream(self):
+        self.register_some()
+        for p in range(4):
+            self.redis.call("XTRIM", f"presence:{{p{p}}}:events", "MAXLEN", "0")
+        out = self.ctl_json("rebuild")
+        self.assertEqual(out["differences"], [])
+        self.assertEqual(out["unverifiable"], 3)  # alice, carol, dave: registered, no event left
+        self.assertTrue(out["trimmed"])
+        self.assertIn("stream trimmed", self.ok("rebuild").stderr)
+
+    def partition_of(self, tenant, agent):
+        for p in range(4):
+            if self.redis.call("HEXISTS", f"presence:{{p{p}}}:agents", f"{tenant}/{agent}"):
+                return p
+        return None
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -182,7 +182,7 @@ class FunctionsTest(unittest.TestCase):
         self.assertEqual((event["tenant"], event["agent"], event["version"]), ("acme", "a1", "1"))
         self.assertRegex(event["at"], r"^\d{13}$")
         self.assertEqual(event["data"], {"source": "graph", "graph_user_id": GUID,
-                                         "labels": '{"team":"x"}', "seq": "5"})
+                                         "labels": {"team": "x"}, "seq": "5"})
 
     def test_same_put_again_is_unchanged_and_appends_no_event(self):
         self.put("a1", labels='{"a":"b"}')
@@ -207,7 +207,7 @@ class FunctionsTest(unittest.TestCase):
         events = self.events()
         self.assertEqual([e["type"] for e in events], ["agent.registered", "agent.updated"])
         self.assertEqual(events[1]["version"], "2")
-        self.assertEqual(events[1]["data"]["labels"], '{"skill":"fr"}')
+        self.assertEqual(events[1]["data"]["labels"], {"skill": "fr"})
         self.assertIsNone(events[1]["data"]["seq"])
 
     def test_stale_seq_is_refused_and_writes_nothing(self):
@@ -739,6 +739,25 @@ class FunctionsTest(unittest.TestCase):
         self.assertTrue(self.list_page("", 1)["ok"])
         self.assertTrue(self.roster()["ok"])
         self.assertTrue(self.members()["ok"])
+
+    def test_a_resend_with_the_same_seq_is_a_retry_not_stale(self):
+        self.assertTrue(self.put("ann", source="push", seq="5")["created"])
+        again = self.put("ann", source="push", seq="5")
+        self.assertTrue(again["ok"], again)
+        self.assertFalse(again["changed"])
+        self.assert_refused(self.put("ann", source="push", seq="5", labels='{"a":"b"}'),
+                            "stale_seq")
+        self.assertTrue(self.delete("ann", seq="6")["changed"])
+        again = self.delete("ann", seq="6")
+        self.assertTrue(again["ok"], again)
+        self.assertFalse(again["changed"])
+        self.assertEqual(len(self.events()), 2)
+
+    def test_event_data_carries_labels_as_an_object_and_no_graph_id_for_push(self):
+        self.put("ann", source="push", labels='{"site":"lyon"}')
+        data = self.events()[0]["data"]
+        self.assertEqual(data["labels"], {"site": "lyon"})
+        self.assertIsNone(data["graph_user_id"])
 
     # ---- presence_once: idempotency keys around the command Functions ----
 
