@@ -1,7 +1,8 @@
 #include "daemon.h"
 
-#include <filesystem>
+#include <algorithm>
 
+#include <fmt/ranges.h>
 #include <systemd/sd-daemon.h>
 
 #include "api/api_server.h"
@@ -50,8 +51,10 @@ http::ServerOptions ServerOptions(const config::Config& c) {
 // Everything one running instance is made of, wired together.
 class Instance {
  public:
-  Instance(const config::Config& config, store::RedisAddress address)
+  Instance(const config::Config& config, const CommandLine& command_line,
+           store::RedisAddress address)
       : config_(config),
+        command_line_(command_line),
         log_(Logger("main")),
         redis_(io_, address, std::chrono::milliseconds(config.redis_timeout_ms)),
         holder_{config.instance_id, partition::NewToken()},
@@ -73,7 +76,8 @@ class Instance {
             jobs::PollOptions{config.partitions, std::chrono::milliseconds(config.poll_interval_ms),
                               config.batch_size, config.events_maxlen}),
         api_(io_, ServerOptions(config), store_, [this] { return Readiness(); }),
-        signals_(io_, SIGTERM, SIGINT) {}
+        signals_(io_, SIGTERM, SIGINT),
+        reload_signal_(io_, SIGHUP) {}
 
   int Run() {
     auto started = api_.Start();
@@ -87,6 +91,9 @@ class Instance {
     signals_.async_wait([this](boost::system::error_code ec, int signal) {
       if (!ec) asio::co_spawn(io_, Stop(signal), asio::detached);
     });
+    WaitForReload();
+    RegisterMetrics();
+    StartWatchdog();
     asio::co_spawn(io_, Start(), asio::detached);
     io_.run();
     return exit_code_;
@@ -175,7 +182,144 @@ class Instance {
     if (!functions_ok_) return {false, "functions library not loaded"};
     if (!membership_.joined()) return {false, "not a member (heartbeat failing)"};
     if (stopping_) return {false, "stopping"};
+    if (!ownership_.settled()) {
+      return {false, fmt::format("not yet running its partitions (owning {} of {})",
+                                 ownership_.owned_count(), config_.partitions)};
+    }
     return {true, "ready"};
+  }
+
+  // SIGHUP: read the settings again; apply the log level, report the rest.
+  void WaitForReload() {
+    reload_signal_.async_wait([this](boost::system::error_code ec, int) {
+      if (ec) return;
+      Reload();
+      WaitForReload();
+    });
+  }
+
+  void Reload() {
+    auto fresh = LoadSettings(command_line_);
+    if (!fresh) {
+      log_->error("SIGHUP: {} not applied, keeping the running settings: {}",
+                  command_line_.config_path, fresh.error().message);
+      return;
+    }
+    const std::string before = LogLevel();
+    if (fresh->log_level != before && SetLogLevel(fresh->log_level)) {
+      auto level = std::max(spdlog::level::info, *ParseLogLevel(fresh->log_level));
+      log_->log(level, "SIGHUP: log level changed from {} to {}", before, fresh->log_level);
+    }
+    auto changed = ChangedKeys(config_, *fresh);
+    if (!changed.empty()) {
+      log_->warn("SIGHUP: {} changed in {}: needs a restart to apply", fmt::join(changed, ", "),
+                 command_line_.config_path);
+    }
+    if (fresh->log_level == before && changed.empty()) {
+      log_->info("SIGHUP: {} read again, nothing changed", command_line_.config_path);
+    }
+  }
+
+  // Under systemd with WatchdogSec=, tells it every half interval that the
+  // event loop still turns.
+  void StartWatchdog() {
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+    auto interval = std::chrono::microseconds(usec / 2);
+    log_->info("systemd watchdog: {} ms, notifying every {} ms", usec / 1000,
+               interval.count() / 1000);
+    asio::co_spawn(io_, Watchdog(interval), asio::detached);
+  }
+
+  Task<void> Watchdog(std::chrono::microseconds interval) {
+    asio::steady_timer timer(io_);
+    for (;;) {
+      sd_notify(0, "WATCHDOG=1");
+      timer.expires_after(interval);
+      boost::system::error_code ignored;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+  }
+
+  // The daemon's own series in /metrics (the HTTP server and the API routes
+  // add theirs): partitions, leases, the poll job and Graph, Redis errors.
+  void RegisterMetrics() {
+    using Type = http::MetricsRegistry::Type;
+    auto& m = api_.metrics();
+    auto counter = [&m](const char* name, const char* help, http::MetricsRegistry::Labels labels,
+                        std::function<double()> read) {
+      m.Describe(name, Type::kCounter, help);
+      m.SetCallback(name, labels, std::move(read));
+    };
+    auto gauge = [&m](const char* name, const char* help, std::function<double()> read) {
+      m.Describe(name, Type::kGauge, help);
+      m.SetCallback(name, {}, std::move(read));
+    };
+    gauge("presence_partitions_owned", "Partitions this instance owns a lease of now.",
+          [this] { return ownership_.owned_count(); });
+    gauge("presence_partitions", "Partitions of the deployment (partitions.count).",
+          [this] { return config_.partitions; });
+    gauge("presence_leader", "1 while this instance holds the leader lease, else 0.",
+          [this] { return leader_.leading() ? 1 : 0; });
+    gauge("presence_ready", "1 while /readyz answers 200, else 0.",
+          [this] { return Readiness().first ? 1 : 0; });
+    m.Describe("presence_build_info", Type::kGauge, "Always 1; the version is a label.");
+    m.Set("presence_build_info", {{"version", PRESENCE_VERSION}}, 1);
+
+    const auto& lease = ownership_.stats();
+    counter("presence_lease_acquisitions_total", "Partition leases acquired.", {},
+            [&lease] { return lease.acquisitions; });
+    counter("presence_lease_renewals_total", "Partition leases renewed.", {},
+            [&lease] { return lease.renewals; });
+    counter("presence_lease_releases_total",
+            "Partition leases given back (reassigned elsewhere or handed over on stop).", {},
+            [&lease] { return lease.releases; });
+    const char* losses =
+        "Partition leases lost, by reason: lost (renewal refused), expired (not renewed before "
+        "the local deadline), stale (a write refused as stale).";
+    counter("presence_lease_losses_total", losses, {{"reason", "lost"}},
+            [&lease] { return lease.lost; });
+    counter("presence_lease_losses_total", losses, {{"reason", "expired"}},
+            [&lease] { return lease.expired; });
+    counter("presence_lease_losses_total", losses, {{"reason", "stale"}},
+            [&lease] { return lease.stale; });
+
+    const auto& job = job_.stats();
+    counter("presence_poll_rounds_total", "Rounds of the presence poll job.", {},
+            [&job] { return job.rounds; });
+    const char* calls =
+        "Graph getPresencesByUserId requests, by outcome: ok, throttled (429 or 503), error.";
+    counter("presence_graph_requests_total", calls, {{"outcome", "ok"}},
+            [&job] { return job.graph_requests - job.graph_errors; });
+    counter("presence_graph_requests_total", calls, {{"outcome", "throttled"}},
+            [&job] { return job.graph_throttled; });
+    counter("presence_graph_requests_total", calls, {{"outcome", "error"}},
+            [&job] { return job.graph_errors - job.graph_throttled; });
+    const char* waits =
+        "Times a tenant's Graph requests were held back: budget (the shared per-tenant budget "
+        "was used up), retry_after (Graph throttled and asked to wait).";
+    counter("presence_graph_throttle_waits_total", waits, {{"reason", "budget"}},
+            [&job] { return job.budget_waits; });
+    counter("presence_graph_throttle_waits_total", waits, {{"reason", "retry_after"}},
+            [&job] { return job.graph_throttled; });
+    counter("presence_poll_stale_writes_total",
+            "Presence writes refused because the partition lease had moved on.", {},
+            [&job] { return job.stale_writes; });
+
+    const char* appended = "Events appended to the partition streams, by origin.";
+    counter("presence_events_appended_total", appended, {{"origin", "graph_poll"}},
+            [&job] { return job.changes_applied; });
+    if (m.Value("presence_events_appended_total", {{"origin", "api"}}) == 0) {
+      m.Increment("presence_events_appended_total", {{"origin", "api"}}, 0);
+    }
+    const char* redis_errors = "Redis calls that failed, by component.";
+    counter("presence_redis_errors_total", redis_errors, {{"component", "lease"}},
+            [&lease] { return lease.redis_errors; });
+    counter("presence_redis_errors_total", redis_errors, {{"component", "job"}},
+            [&job] { return job.redis_errors; });
+    if (m.Value("presence_redis_errors_total", {{"component", "api"}}) == 0) {
+      m.Increment("presence_redis_errors_total", {{"component", "api"}}, 0);
+    }
   }
 
   // The SIGTERM handoff: stop taking partitions, leave, stop the jobs,
@@ -215,6 +359,7 @@ class Instance {
   }
 
   const config::Config& config_;
+  const CommandLine command_line_;
   asio::io_context io_{1};
   std::shared_ptr<spdlog::logger> log_;
   store::RedisClient redis_;
@@ -230,6 +375,7 @@ class Instance {
   jobs::PollJob job_;
   api::ApiServer api_;
   asio::signal_set signals_;
+  asio::signal_set reload_signal_;
 
   bool ready_ = false;
   bool functions_ok_ = false;
@@ -239,22 +385,14 @@ class Instance {
 
 }  // namespace
 
-std::string ResolveConfigPath(const std::string& given) {
-  if (!given.empty()) return given;
-  if (std::filesystem::exists("/etc/presence/presenced.toml")) {
-    return "/etc/presence/presenced.toml";
-  }
-  return "conf/presenced.toml";
-}
-
-int Run(const config::Config& config) {
+int Run(const config::Config& config, const CommandLine& command_line) {
   SetupLogging(config.log_format, config.log_level, config.instance_id);
   auto address = store::ParseRedisAddress(config.redis_address);
   if (!address) {
     Logger("main")->error("{}", address.error().message);
     return 2;
   }
-  Instance instance(config, *address);
+  Instance instance(config, command_line, *address);
   return instance.Run();
 }
 

@@ -5,20 +5,25 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include "config/config.h"
 #include "daemon.h"
+#include "settings.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"presenced: tracks agents' Microsoft Teams presence and publishes every change"};
   std::string config_path;
-  std::string instance_id, listen, redis;
+  presence::daemon::CommandLine command_line;
   bool check_config = false, version = false;
   app.add_option("-c,--config", config_path, "configuration file (TOML)")
       ->default_str("/etc/presence/presenced.toml, else ./conf/presenced.toml");
-  app.add_option("--instance-id", instance_id, "instance id (overrides [instance] id)");
-  app.add_option("--listen", listen, "HTTP listen address HOST:PORT");
-  app.add_option("--redis", redis, "Redis address HOST:PORT");
-  app.add_flag("--check-config", check_config, "validate the configuration and exit");
+  app.add_option("--instance-id", command_line.instance_id,
+                 "instance id (overrides [instance] id and PRESENCE_INSTANCE_ID)");
+  app.add_option("--listen", command_line.listen,
+                 "HTTP listen address HOST:PORT (overrides PRESENCE_LISTEN)");
+  app.add_option("--redis", command_line.redis,
+                 "Redis address HOST:PORT (overrides PRESENCE_REDIS)");
+  app.add_flag("--check-config", check_config,
+               "validate the configuration (file, environment, options) and exit: 0 valid, "
+               "2 not");
   app.add_flag("--version", version, "print the version and exit");
   try {
     app.parse(argc, argv);
@@ -30,23 +35,15 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto path = presence::daemon::ResolveConfigPath(config_path);
-  auto config = presence::config::LoadConfig(path);
+  command_line.config_path = presence::daemon::ResolveConfigPath(config_path);
+  auto config = presence::daemon::LoadSettings(command_line);
   if (!config) {
     fmt::print(stderr, "presenced: error: {}\n", config.error().message);
     return 2;
   }
-  presence::config::ApplyEnvironment(*config);
-  if (!instance_id.empty()) config->instance_id = instance_id;
-  if (!listen.empty()) config->listen = listen;
-  if (!redis.empty()) config->redis_address = redis;
-  if (auto valid = presence::config::Validate(*config); !valid) {
-    fmt::print(stderr, "presenced: error: {}\n", valid.error().message);
-    return 2;
-  }
   if (check_config) {
-    fmt::print("{}: ok\n", path);
+    fmt::print("{}: ok\n", command_line.config_path);
     return 0;
   }
-  return presence::daemon::Run(*config);
+  return presence::daemon::Run(*config, command_line);
 }

@@ -3,12 +3,12 @@
 #include <chrono>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "api/agent_requests.h"
 #include "api/agent_view.h"
 #include "api/validation.h"
 #include "util/json_fields.h"
+#include "util/log.h"
 
 namespace presence::api {
 
@@ -51,6 +51,21 @@ bool IsOk(const nlohmann::json& answer) {
   return answer.is_object() && answer.value("ok", false) == true;
 }
 
+// The error code of an error answer's body, "unknown" when it has none.
+std::string ErrorCode(const Response& response) {
+  auto body = nlohmann::json::parse(response.body, nullptr, false);
+  if (!body.is_object()) return "unknown";
+  auto error = body.find("error");
+  if (error == body.end() || !error->is_object()) return "unknown";
+  return FieldString(*error, "code", "unknown");
+}
+
+// The "changed" field of a success answer's body.
+bool ChangedOf(const Response& response) {
+  auto body = nlohmann::json::parse(response.body, nullptr, false);
+  return body.is_object() && body.value("changed", false) == true;
+}
+
 }  // namespace
 
 uint64_t SystemNowMs() {
@@ -59,19 +74,69 @@ uint64_t SystemNowMs() {
       .count();
 }
 
-AgentRoutes::AgentRoutes(AgentCommands& commands, Clock now_ms)
-    : commands_(commands), now_ms_(std::move(now_ms)) {}
+AgentRoutes::AgentRoutes(AgentCommands& commands, Clock now_ms, http::MetricsRegistry* metrics)
+    : commands_(commands), now_ms_(std::move(now_ms)), metrics_(metrics) {
+  DescribeMetrics();
+}
 
 void AgentRoutes::AddTo(http::Router& router) {
   using http::Verb;
   constexpr std::string_view kAgent = "/v1/tenants/{tenant}/agents/{agent}";
-  router.Add(Verb::put, kAgent, [this](const http::Request& r) { return PutAgent(r); });
-  router.Add(Verb::delete_, kAgent, [this](const http::Request& r) { return DeleteAgent(r); });
+  router.Add(Verb::put, kAgent,
+             [this](const http::Request& r) { return Counted("register", PutAgent(r)); });
+  router.Add(Verb::delete_, kAgent,
+             [this](const http::Request& r) { return Counted("deregister", DeleteAgent(r)); });
   router.Add(Verb::get, kAgent, [this](const http::Request& r) { return GetAgent(r); });
   router.Add(Verb::get, "/v1/tenants/{tenant}/agents",
              [this](const http::Request& r) { return ListAgents(r); });
   router.Add(Verb::put, "/v1/tenants/{tenant}/agents/{agent}/presence",
-             [this](const http::Request& r) { return PushPresence(r); });
+             [this](const http::Request& r) { return Counted("push_presence", PushPresence(r)); });
+}
+
+void AgentRoutes::DescribeMetrics() {
+  if (metrics_ == nullptr) return;
+  using Type = http::MetricsRegistry::Type;
+  metrics_->Describe("presence_commands_applied_total", Type::kCounter,
+                     "Commands (register, deregister, push_presence) applied, by whether they "
+                     "changed anything.");
+  metrics_->Describe("presence_commands_refused_total", Type::kCounter,
+                     "Commands refused, by the error code of the answer.");
+  metrics_->Describe("presence_commands_replayed_total", Type::kCounter,
+                     "Commands answered from a stored first outcome (Idempotency-Key).");
+  metrics_->Describe("presence_events_appended_total", Type::kCounter,
+                     "Events appended to the partition streams, by origin (api: commands "
+                     "answered with changed true; graph_poll: presence read from Graph).");
+  metrics_->Describe("presence_redis_errors_total", Type::kCounter,
+                     "Redis calls that failed (unreachable, timeout or error reply), by "
+                     "component.");
+}
+
+Task<Response> AgentRoutes::Counted(const char* command, Task<Response> answer) {
+  Response response = co_await std::move(answer);
+  Count(command, response);
+  co_return response;
+}
+
+void AgentRoutes::Count(const char* command, const Response& response) {
+  if (metrics_ == nullptr) return;
+  auto replayed = response.headers.find("Idempotent-Replayed");
+  if (replayed != response.headers.end()) {
+    metrics_->Increment("presence_commands_replayed_total", {{"command", command}});
+    return;
+  }
+  if (response.status >= 200 && response.status < 300) {
+    const bool changed = ChangedOf(response);
+    metrics_->Increment("presence_commands_applied_total",
+                        {{"command", command}, {"changed", changed ? "true" : "false"}});
+    if (changed) metrics_->Increment("presence_events_appended_total", {{"origin", "api"}});
+    return;
+  }
+  const std::string reason = ErrorCode(response);
+  metrics_->Increment("presence_commands_refused_total",
+                      {{"command", command}, {"reason", reason}});
+  if (reason == "redis_unavailable" || reason == "redis_error") {
+    metrics_->Increment("presence_redis_errors_total", {{"component", "api"}});
+  }
 }
 
 Response AgentRoutes::Refusal(const nlohmann::json& answer) {
@@ -79,7 +144,7 @@ Response AgentRoutes::Refusal(const nlohmann::json& answer) {
   std::string message = FieldString(answer, "message", "the store refused the command");
   unsigned status = RefusalStatus(code);
   if (status == 500) {
-    spdlog::error("api: unexpected store refusal {}: {}", code, message);
+    Logger("api")->error("unexpected store refusal {}: {}", code, message);
     code = "internal_error";
   }
 
@@ -95,7 +160,7 @@ Response AgentRoutes::Refusal(const nlohmann::json& answer) {
 }
 
 Response AgentRoutes::StoreFailure(const Error& error) {
-  spdlog::warn("api: store call failed: {}", error.message);
+  Logger("api")->warn("store call failed: {}", error.message);
   std::string code = error.code == "redis_unavailable" ? error.code : "redis_error";
   Response response = http::ErrorResponse(503, code, error.message);
   response.SetHeader("Retry-After", "1");
@@ -179,7 +244,8 @@ Task<Response> AgentRoutes::PushPresence(const http::Request& request) {
   // One item was sent: its outcome decides the answer.
   auto results = answer->find("results");
   if (results == answer->end() || !results->is_array() || results->size() != 1) {
-    spdlog::error("api: presence_apply answered without one result: {}", http::DumpJson(*answer));
+    Logger("api")->error("presence_apply answered without one result: {}",
+                         http::DumpJson(*answer));
     co_return MarkReplayed(http::ErrorResponse(500, "internal_error", "the store gave an unexpected answer"), *answer);
   }
   const nlohmann::json& result = (*results)[0];

@@ -7,6 +7,7 @@
 
 #include "api/agent_commands.h"
 #include "http/message.h"
+#include "http/metrics.h"
 #include "http/router.h"
 #include "util/asio.h"
 #include "util/result.h"
@@ -24,12 +25,24 @@ namespace presence::api {
 //   wrong_source, stale_observation  409
 //   bad_cursor       400
 //   store failure    503 redis_unavailable (or redis_error), Retry-After: 1
-// Handlers run on the io_context thread; `commands` must outlive the routes.
+//
+// Metrics (when a registry is given), for the three commands register,
+// deregister and push_presence:
+//   presence_commands_applied_total{command,changed}  2xx answers, changed
+//                                                      "true" or "false"
+//   presence_commands_refused_total{command,reason}   4xx/5xx answers by
+//                                                      error code (validation,
+//                                                      store refusal or failure)
+//   presence_commands_replayed_total{command}         Idempotent-Replayed answers
+//   presence_events_appended_total{origin="api"}      changed:true answers
+//   presence_redis_errors_total{component="api"}      store calls that failed
+// Handlers run on the io_context thread; `commands` and `metrics` must
+// outlive the routes. Logs go to Logger("api").
 class AgentRoutes {
  public:
   using Clock = std::function<uint64_t()>;  // ms since the epoch
 
-  AgentRoutes(AgentCommands& commands, Clock now_ms);
+  AgentRoutes(AgentCommands& commands, Clock now_ms, http::MetricsRegistry* metrics = nullptr);
 
   // Adds the five agent routes to `router`; the routes must outlive it.
   void AddTo(http::Router& router);
@@ -46,8 +59,14 @@ class AgentRoutes {
   static http::Response StoreFailure(const Error& error);
 
  private:
+  // Awaits a command's answer and counts it in the metrics.
+  Task<http::Response> Counted(const char* command, Task<http::Response> answer);
+  void Count(const char* command, const http::Response& response);
+  void DescribeMetrics();
+
   AgentCommands& commands_;
   Clock now_ms_;
+  http::MetricsRegistry* metrics_;
 };
 
 // The system clock in ms since the epoch.

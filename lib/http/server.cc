@@ -1,11 +1,14 @@
 #include "http/server.h"
 
 #include <map>
+#include <optional>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
+#include <spdlog/logger.h>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+
+#include "util/log.h"
 
 // GCC 12 reports Asio's recycling allocator of coroutine frames as a
 // mismatched new/delete at -O2 (a false positive, GCC bug 109224).
@@ -88,6 +91,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
         options_(std::move(options)),
         router_(router),
         metrics_(metrics),
+        log_(Logger("http")),
         acceptor_(io),
         drained_(io) {}
 
@@ -98,12 +102,16 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
 
   void Register(uint64_t id, Connection* connection) { connections_[id] = connection; }
   void Unregister(uint64_t id);
-  void CountRequest(Verb method, const std::string& route, unsigned status);
+  // Counts an answered request; `seconds` (from the whole request read to
+  // the answer made) is recorded in the latency histogram when given.
+  void CountRequest(Verb method, const std::string& route, unsigned status,
+                    std::optional<double> seconds);
 
   asio::io_context& io_;
   const ServerOptions options_;
   const Router& router_;
   MetricsRegistry* metrics_;
+  std::shared_ptr<spdlog::logger> log_;
   tcp::acceptor acceptor_;
   tcp::endpoint local_endpoint_;
   asio::steady_timer drained_;  // cancelled when the last connection closes while stopping
@@ -130,7 +138,7 @@ class Connection {
     try {
       co_await self->Run();
     } catch (const std::exception& e) {
-      spdlog::error("http #{}: connection failed: {}", self->id_, e.what());
+      self->server_->log_->error("http #{}: connection failed: {}", self->id_, e.what());
     }
     self->Close();
   }
@@ -232,9 +240,9 @@ Task<bool> Connection::ServeOne() {
   auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                     std::chrono::steady_clock::now() - started)
                     .count();
-  spdlog::debug("http #{}: {} {} -> {} ({} us)", id_, MethodLabel(request.method), request.target,
-                response.status, micros);
-  server_->CountRequest(request.method, route, response.status);
+  server_->log_->debug("#{}: {} {} -> {} ({} us)", id_, MethodLabel(request.method),
+                       request.target, response.status, micros);
+  server_->CountRequest(request.method, route, response.status, micros / 1e6);
 
   bool keep_alive = message.keep_alive() && !server_->stopping_;
   bool written = co_await Write(std::move(response), message.version(), keep_alive);
@@ -249,7 +257,7 @@ Task<Response> Connection::Handle(Request& request, std::string& route) {
   } catch (const std::exception& e) {
     failure = e.what();
   }
-  spdlog::error("http #{}: {} {} failed: {}", id_, MethodLabel(request.method), request.target,
+  server_->log_->error("#{}: {} {} failed: {}", id_, MethodLabel(request.method), request.target,
                 failure);
   co_return ErrorResponse(500, "internal_error", "the request failed inside the server");
 }
@@ -266,8 +274,8 @@ Task<void> Connection::Refuse(error_code ec, bhttp::request_parser<bhttp::string
                       fmt::format("request header exceeds {} bytes", options_.max_header_bytes));
   } else if (ec == beast::error::timeout) {
     // The stream has already closed the socket: nobody left to answer.
-    spdlog::debug("http #{}: request not read within {} ms, closed", id_,
-                  options_.read_timeout.count());
+    server_->log_->debug("#{}: request not read within {} ms, closed", id_,
+                         options_.read_timeout.count());
     co_return;
   } else if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
              ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
@@ -280,7 +288,7 @@ Task<void> Connection::Refuse(error_code ec, bhttp::request_parser<bhttp::string
 
   // The request line is parsed before any header limit is hit, so the method is known
   // unless the request line itself was bad (then it stays unknown).
-  server_->CountRequest(parser.get().method(), "invalid", response.status);
+  server_->CountRequest(parser.get().method(), "invalid", response.status, std::nullopt);
   if (co_await Write(std::move(response), 11, false)) co_await Linger();
 }
 
@@ -296,7 +304,7 @@ Task<bool> Connection::Write(Response response, unsigned version, bool keep_aliv
   stream_.expires_after(options_.write_timeout);
   co_await bhttp::async_write(stream_, message, asio::redirect_error(asio::use_awaitable, ec));
   stream_.expires_never();
-  if (ec) spdlog::debug("http #{}: write failed: {}", id_, ec.message());
+  if (ec) server_->log_->debug("#{}: write failed: {}", id_, ec.message());
   co_return !ec;
 }
 
@@ -341,6 +349,10 @@ Status ServerCore::Start() {
   if (metrics_ != nullptr) {
     metrics_->Describe("presence_http_requests_total", MetricsRegistry::Type::kCounter,
                        "HTTP requests answered, by method, route pattern and status.");
+    metrics_->DescribeHistogram("presence_http_request_duration_seconds",
+                                "Time from a request read to its answer made, by method and "
+                                "route pattern.",
+                                MetricsRegistry::LatencyBuckets());
     metrics_->Describe("presence_http_connections", MetricsRegistry::Type::kGauge,
                        "HTTP connections open now.");
     metrics_->Describe("presence_http_connections_total", MetricsRegistry::Type::kCounter,
@@ -354,7 +366,7 @@ Status ServerCore::Start() {
     });
   }
 
-  spdlog::info("http: listening on {}:{}", local_endpoint_.address().to_string(),
+  log_->info("listening on {}:{}", local_endpoint_.address().to_string(),
                local_endpoint_.port());
   asio::co_spawn(io_, AcceptLoop(shared_from_this()), asio::detached);
   return Ok{};
@@ -368,7 +380,7 @@ Task<void> ServerCore::AcceptLoop(std::shared_ptr<ServerCore> self) {
     if (self->stopping_) break;
     if (ec) {
       // Out of descriptors and the like: wait a little instead of spinning.
-      spdlog::warn("http: accept on {}: {}", self->options_.listen, ec.message());
+      self->log_->warn("accept on {}: {}", self->options_.listen, ec.message());
       asio::steady_timer pause(self->io_, std::chrono::milliseconds(100));
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
@@ -394,8 +406,8 @@ void ServerCore::Stop() {
   acceptor_.close(ignored);
 
   for (auto& [id, connection] : connections_) connection->CloseIfIdle();
-  spdlog::info("http: stopped accepting on {}, {} connections open", options_.listen,
-               connections_.size());
+  log_->info("stopped accepting on {}, {} connections open", options_.listen,
+             connections_.size());
   if (connections_.empty()) drained_.cancel();
 }
 
@@ -405,11 +417,11 @@ Task<void> ServerCore::Drain(std::chrono::milliseconds timeout) {
   error_code ec;
   co_await drained_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   if (connections_.empty()) {
-    spdlog::info("http: all connections closed");
+    log_->info("all connections closed");
     co_return;
   }
-  spdlog::warn("http: {} connections still open after {} ms, closing them", connections_.size(),
-               timeout.count());
+  log_->warn("{} connections still open after {} ms, closing them", connections_.size(),
+             timeout.count());
   for (auto& [id, connection] : connections_) connection->ForceClose();
 }
 
@@ -418,11 +430,17 @@ void ServerCore::Unregister(uint64_t id) {
   if (stopping_ && connections_.empty()) drained_.cancel();
 }
 
-void ServerCore::CountRequest(Verb method, const std::string& route, unsigned status) {
+void ServerCore::CountRequest(Verb method, const std::string& route, unsigned status,
+                              std::optional<double> seconds) {
   if (metrics_ == nullptr) return;
+  const std::string method_label = MethodLabel(method);
   metrics_->Increment(
       "presence_http_requests_total",
-      {{"method", MethodLabel(method)}, {"route", route}, {"status", std::to_string(status)}});
+      {{"method", method_label}, {"route", route}, {"status", std::to_string(status)}});
+  if (seconds) {
+    metrics_->Observe("presence_http_request_duration_seconds",
+                      {{"method", method_label}, {"route", route}}, *seconds);
+  }
 }
 
 Server::Server(asio::io_context& io, ServerOptions options, const Router& router,

@@ -35,13 +35,15 @@ Result<asio::ip::tcp::endpoint> ResolveListenAddress(std::string_view listen);
 // answered by the Router; a handler that throws gets 500 internal_error.
 //
 // Metrics (when a registry is given): presence_http_requests_total{method,
-// route,status}, presence_http_connections (open now),
+// route,status}, presence_http_request_duration_seconds{method,route} (a
+// histogram), presence_http_connections (open now),
 // presence_http_connections_total (accepted), presence_http_connections_
 // rejected_total (over max_connections).
 //
-// Every method must be called on the io_context's thread. The router and the
-// registry must outlive the server. Destroy the server only after Drain()
-// returned (or after the io_context stopped running).
+// Logs go to Logger("http"). Every method must be called on the io_context's
+// thread. The router and the registry must outlive the server. Destroy the
+// server only after Drain() returned (or after the io_context stopped
+// running).
 class ServerCore;
 
 class Server {

@@ -1,5 +1,7 @@
 #include "partition/ownership.h"
 
+#include <cctype>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -13,6 +15,9 @@ namespace presence::partition {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// A lease call that failed in the store rather than being refused.
+bool IsStoreFailure(const Error& error) { return error.code != "held" && error.code != "lost"; }
 
 }  // namespace
 
@@ -43,10 +48,14 @@ Task<void> Ownership::Tick() {
 
   // Which partitions the leader wants here.
   std::vector<bool> mine(options_.partitions, false);
+  bool assigned = false;  // the assignment names an owner for some partition
   const auto& fields = assignment->elements;
   for (size_t i = 0; i + 1 < fields.size(); i += 2) {
     const auto& name = fields[i].str;
-    if (name.size() < 2 || name[0] != 'p' || fields[i + 1].str != holder_.instance_id) continue;
+    if (name.size() < 2 || name[0] != 'p' || !std::isdigit(static_cast<unsigned char>(name[1])))
+      continue;
+    assigned = true;
+    if (fields[i + 1].str != holder_.instance_id) continue;
     auto p = std::strtoul(name.c_str() + 1, nullptr, 10);
     if (p < options_.partitions) mine[p] = true;
   }
@@ -68,6 +77,14 @@ Task<void> Ownership::Tick() {
   co_await Release(to_release);
   co_await Renew(to_renew);
   co_await Acquire(to_acquire);
+  if (!settled_ && assigned && !stopping_) settled_ = OwnsAll(mine);
+}
+
+bool Ownership::OwnsAll(const std::vector<bool>& mine) const {
+  for (uint32_t p = 0; p < mine.size(); ++p) {
+    if (mine[p] && !owned_.count(p)) return false;
+  }
+  return true;
 }
 
 void Ownership::DropExpired() {
@@ -81,6 +98,7 @@ void Ownership::DropExpired() {
       ++it;
     }
   }
+  stats_.expired += dropped.size();
   if (!dropped.empty()) {
     log_->warn(
         "stopped partitions {}: lease not renewed before its local deadline, now owning "
@@ -98,7 +116,11 @@ Task<void> Ownership::Release(const std::vector<uint32_t>& partitions) {
     owned_.erase(p);
     calls.push_back(ReleaseLease(redis_, store::keys::Lease(p), holder_, epoch));
   }
-  co_await WhenAll(std::move(calls));
+  auto results = co_await WhenAll(std::move(calls));
+  stats_.releases += partitions.size();
+  for (const auto& result : results) {
+    if (!result && IsStoreFailure(result.error())) ++stats_.redis_errors;
+  }
   log_->info("released partitions {}, now owning {}/{}", fmt::join(partitions, ","), owned_.size(),
              options_.partitions);
 }
@@ -118,15 +140,19 @@ Task<void> Ownership::Renew(const std::vector<uint32_t>& partitions) {
     auto it = owned_.find(partitions[i]);
     if (it == owned_.end()) continue;
     if (results[i]) {
+      ++stats_.renewals;
       it->second.renewed_at = sent;
       it->second.deadline =
           sent + std::chrono::milliseconds(options_.lease_ms) - options_.SafetyMargin();
     } else if (results[i].error().code == "lost") {
       lost.push_back(partitions[i]);
       owned_.erase(it);
+    } else if (IsStoreFailure(results[i].error())) {
+      ++stats_.redis_errors;
     }
     // Redis unreachable: keep working until the local deadline, then stop.
   }
+  stats_.lost += lost.size();
   if (!lost.empty()) {
     log_->warn("lost partitions {} (lease taken or expired), now owning {}/{}",
                fmt::join(lost, ","), owned_.size(), options_.partitions);
@@ -141,11 +167,15 @@ Task<void> Ownership::Acquire(const std::vector<uint32_t>& partitions) {
     calls.push_back(AcquireLease(redis_, store::keys::Lease(p), holder_, options_.lease_ms));
   }
   auto results = co_await WhenAll(std::move(calls));
+  for (const auto& result : results) {
+    if (!result && IsStoreFailure(result.error())) ++stats_.redis_errors;
+  }
   if (stopping_) co_return;  // a handoff started meanwhile; the leases expire on their own
 
   std::vector<std::string> acquired;
   for (size_t i = 0; i < partitions.size(); ++i) {
     if (!results[i]) continue;  // still held by the previous owner: try again next tick
+    ++stats_.acquisitions;
     auto deadline = sent + std::chrono::milliseconds(options_.lease_ms) - options_.SafetyMargin();
     owned_[partitions[i]] = Owned{results[i]->epoch, sent, deadline};
     acquired.push_back(fmt::format("{}@{}", partitions[i], results[i]->epoch));
@@ -180,6 +210,7 @@ std::map<uint32_t, uint64_t> Ownership::Snapshot() const {
 
 void Ownership::Forget(uint32_t partition) {
   if (owned_.erase(partition)) {
+    ++stats_.stale;
     log_->warn("partition {} refused a write as stale, stopped, now owning {}/{}", partition,
                owned_.size(), options_.partitions);
   }

@@ -30,6 +30,17 @@ namespace presence::partition {
 // coroutine on that thread.
 class Ownership {
  public:
+  // Counters since start, for logs and metrics.
+  struct Stats {
+    uint64_t acquisitions = 0;   // leases acquired
+    uint64_t renewals = 0;       // leases renewed
+    uint64_t releases = 0;       // leases given back (reassigned or handoff)
+    uint64_t lost = 0;           // renewal refused: the lease was taken or expired in Redis
+    uint64_t expired = 0;        // renewal not confirmed before the local deadline
+    uint64_t stale = 0;          // a job's write was refused as stale (Forget)
+    uint64_t redis_errors = 0;   // lease calls that failed (Redis unreachable, timeout)
+  };
+
   struct Owned {
     uint64_t epoch = 0;
     std::chrono::steady_clock::time_point renewed_at;  // when the last renewal was sent
@@ -57,6 +68,12 @@ class Ownership {
 
   uint32_t owned_count() const { return static_cast<uint32_t>(owned_.size()); }
   const Holder& holder() const { return holder_; }
+  const Stats& stats() const { return stats_; }
+
+  // True once a tick read an assignment naming any owner and, after it, this
+  // instance owned every partition the assignment gives it (possibly none).
+  // Stays true afterwards: readiness, not a health signal of every tick.
+  bool settled() const { return settled_; }
 
  private:
   Task<void> Tick();
@@ -64,6 +81,7 @@ class Ownership {
   Task<void> Renew(const std::vector<uint32_t>& partitions);
   Task<void> Acquire(const std::vector<uint32_t>& partitions);
   void DropExpired();
+  bool OwnsAll(const std::vector<bool>& mine) const;
 
   store::RedisClient& redis_;
   Holder holder_;
@@ -71,7 +89,9 @@ class Ownership {
   std::function<bool()> may_acquire_;
   std::shared_ptr<spdlog::logger> log_;
   bool stopping_ = false;
+  bool settled_ = false;
   std::map<uint32_t, Owned> owned_;
+  Stats stats_;
 };
 
 }  // namespace presence::partition

@@ -113,7 +113,10 @@ Task<void> PollJob::RefreshRosters(const std::map<uint32_t, uint64_t>& owned) {
 
   std::vector<uint32_t> stale;
   for (size_t i = 0; i < partitions.size(); ++i) {
-    if (!replies[i] || replies[i]->is_error()) continue;
+    if (!replies[i] || replies[i]->is_error()) {
+      ++stats_.redis_errors;
+      continue;
+    }
     uint64_t revision =
         replies[i]->is_nil() ? 0 : std::strtoull(replies[i]->str.c_str(), nullptr, 10);
     auto it = rosters_.find(partitions[i]);
@@ -128,7 +131,10 @@ Task<void> PollJob::RefreshRosters(const std::map<uint32_t, uint64_t>& owned) {
   }
   auto answers = co_await WhenAll(std::move(reads));
   for (size_t i = 0; i < stale.size(); ++i) {
-    if (!answers[i]) continue;
+    if (!answers[i]) {
+      ++stats_.redis_errors;
+      continue;
+    }
     auto roster = ParseRoster(*answers[i]);
     if (!roster) {
       log_->warn("partition {}: {}", stale[i], roster.error().message);
@@ -153,9 +159,10 @@ Task<std::vector<PollJob::Change>> PollJob::PollTenant(std::string tenant,
 
     // The Graph budget is shared by all instances through Redis.
     auto wait = co_await budget_.Reserve(tenant, 1);
+    if (!wait && wait.error().code.rfind("redis", 0) == 0) ++stats_.redis_errors;
     if (wait && *wait > 0) {
       blocked_until_[tenant] = Clock::now() + std::chrono::milliseconds(*wait);
-      ++stats_.throttled;
+      ++stats_.budget_waits;
       log_->info("graph tenant {}: shared budget used up, next request in {} ms", tenant, *wait);
       break;
     }
@@ -166,7 +173,7 @@ Task<std::vector<PollJob::Change>> PollJob::PollTenant(std::string tenant,
       ++stats_.graph_errors;
       if (answer.error().code == "throttled") {
         // Honour Retry-After; without one, back off exponentially up to a minute.
-        ++stats_.throttled;
+        ++stats_.graph_throttled;
         auto& backoff = backoff_[tenant];
         backoff = std::min(std::max(backoff * 2, std::chrono::milliseconds(1000)),
                            std::chrono::milliseconds(60000));
@@ -224,6 +231,7 @@ Task<void> PollJob::Apply(uint32_t partition, uint64_t epoch, std::vector<Change
               store::keys::Lease(partition), store::keys::Job(partition)),
       std::move(args));
   if (!answer) {
+    ++stats_.redis_errors;
     log_->warn("partition {}: presence not written: {}", partition, answer.error().message);
     co_return;
   }
@@ -258,7 +266,11 @@ Task<void> PollJob::Sweep(const std::map<uint32_t, uint64_t>& owned) {
   uint64_t removed = 0;
   auto answers = co_await WhenAll(std::move(sweeps));
   for (const auto& answer : answers) {
-    if (answer) removed += FieldUint(*answer, "removed");
+    if (answer) {
+      removed += FieldUint(*answer, "removed");
+    } else {
+      ++stats_.redis_errors;
+    }
   }
   if (removed > 0) log_->info("removed {} expired tombstones", removed);
 }

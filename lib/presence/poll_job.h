@@ -26,14 +26,16 @@ struct PollOptions {
   std::chrono::milliseconds sweep_interval{60000};  // tombstone clean-up
 };
 
-// Counters of the poll job, for logs and metrics.
+// Counters of the poll job since start, for logs and metrics.
 struct PollStats {
   uint64_t rounds = 0;
-  uint64_t graph_requests = 0;
-  uint64_t graph_errors = 0;
-  uint64_t throttled = 0;
-  uint64_t changes_applied = 0;
-  uint64_t stale_writes = 0;
+  uint64_t graph_requests = 0;   // getPresencesByUserId requests sent
+  uint64_t graph_errors = 0;     // of those, the ones that failed (throttled included)
+  uint64_t graph_throttled = 0;  // of those, the ones answered 429 or 503
+  uint64_t budget_waits = 0;     // requests not sent: the shared tenant budget was used up
+  uint64_t changes_applied = 0;  // presence changes written (events appended)
+  uint64_t stale_writes = 0;     // writes refused because the lease moved on
+  uint64_t redis_errors = 0;     // roster, budget, write and sweep calls that failed
 };
 
 // The presence job of every partition this instance owns. Each round it

@@ -22,7 +22,7 @@ namespace presence {
 void SetupLogging(const std::string& format, const std::string& level,
                   const std::string& instance_id);
 
-// The logger of one component (http, api, store, lease, assign, job, graph,
+// The logger of one component (http, api, lease, leader, member, job, graph,
 // main, ...): created on first use, shared afterwards, writing to the sink of
 // SetupLogging() (or text on stderr at info before it is called). Thread-safe.
 std::shared_ptr<spdlog::logger> Logger(std::string_view component);
