@@ -22,7 +22,8 @@ struct CommandPosition {
 bool TakesValue(const CLI::App* app, const std::string& name) {
   for (; app != nullptr; app = app->get_parent()) {
     if (const CLI::Option* option = app->get_option_no_throw(name); option != nullptr) {
-      return option->get_type_size() != 0;
+      // A flag (--json, -q) expects no value; get_type_size() is not 0 for flags.
+      return option->get_items_expected_min() > 0;
     }
   }
   return false;

@@ -303,6 +303,17 @@ class UsageTest(CtlTestCase):
         self.assertEqual(result.returncode, 2)
         self.assertIn("unknown command 'frobnicate'; commands: agents", result.stderr)
 
+    def test_global_flags_before_the_command_do_not_garble_usage_errors(self):
+        # Regression: --json was taken for an option with a value, so the word after it
+        # was skipped and the next one reported as an unknown command.
+        result = self.ctl("--json", "agnets")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("(did you mean 'agents'?)", result.stderr)
+        result = self.ctl("--json", "agents", "list", "acme", "--limit", "abc")
+        self.assertEqual(result.returncode, 2)
+        self.assertNotIn("unknown command", result.stderr)
+        self.assertIn("--limit", result.stderr)
+
     def test_help_exits_0(self):
         result = self.ctl("agents", "register", "--help")
         self.assertEqual(result.returncode, 0)
