@@ -182,6 +182,8 @@ Result<store::PushPresenceCommand> ParsePushPresenceRequest(const http::Request&
                                                             uint64_t now_ms) {
   auto ids = PathIds(request, true);
   if (!ids.ok()) return ids.error();
+  auto if_match = ParseIfMatch(request.Header("If-Match"));
+  if (!if_match.ok()) return if_match.error();
   auto body = JsonCommandBody(request);
   if (!body.ok()) return body.error();
   if (auto ok = CheckKnownFields(*body, {"availability", "activity", "observed_at"}); !ok.ok()) {
@@ -205,6 +207,7 @@ Result<store::PushPresenceCommand> ParsePushPresenceRequest(const http::Request&
   auto observed_at = ParseObservedAt(Member(*body, "observed_at"), now_ms);
   if (!observed_at.ok()) return observed_at.error();
   command.observed_at_ms = *observed_at;
+  command.if_match = *if_match;
   command.idempotency = IdempotencyOf(request);
   return command;
 }

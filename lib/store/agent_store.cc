@@ -66,9 +66,9 @@ Task<Result<nlohmann::json>> AgentStore::Get(const std::string& tenant, const st
 Task<Result<nlohmann::json>> AgentStore::PushPresence(const PushPresenceCommand& c) {
   uint32_t p = partition::PartitionOf(c.tenant, c.agent, options_.partitions);
   co_return co_await Call(
-      p, c.tenant, c.agent, "presence_apply",
+      p, c.tenant, c.agent, "presence_push",
       Strings(keys::Agents(p), keys::Events(p), keys::Lease(p), keys::Job(p)),
-      Strings("", "", std::to_string(options_.events_maxlen), "push", "", c.tenant, c.agent,
+      Strings(c.if_match.value_or(""), std::to_string(options_.events_maxlen), c.tenant, c.agent,
               c.availability, c.activity, std::to_string(c.observed_at_ms)),
       c.idempotency);
 }

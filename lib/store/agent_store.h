@@ -52,6 +52,7 @@ struct PushPresenceCommand {
   std::string availability;  // normalised, see presence/presence_values.h
   std::string activity;
   uint64_t observed_at_ms = 0;
+  std::optional<std::string> if_match;  // a version, decimal
   std::optional<Idempotency> idempotency;
 };
 

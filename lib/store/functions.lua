@@ -19,7 +19,7 @@
 --
 -- The C++ side reads the version from the next line; keep its exact form and
 -- bump it whenever this file changes behaviour.
-local LIBRARY_VERSION = "4"
+local LIBRARY_VERSION = "5"
 
 local UNKNOWN = 'PresenceUnknown'
 
@@ -589,6 +589,27 @@ local function presence_apply(keys, args)
                   stale_observation = counts.stale_observation, results = results })
 end
 
+-- One pushed presence (the REST API's PUT .../presence) with an optional
+-- If-Match. KEYS as presence_apply; ARGV: if_match, maxlen, tenant, agent,
+-- availability, activity, observed_at. Answers as presence_apply, or
+-- version_mismatch with the current record.
+local function presence_push(keys, args)
+  local bad = check_argc('presence_push', args, 7)
+  if bad then return bad end
+  local if_match, maxlen, tenant, agent, availability, activity, observed_at = unpack(args, 1, 7)
+  if if_match ~= '' then
+    local record = load_record(keys[1], agent_field(tenant, agent))
+    local current = is_registered(record) and record.version or 0
+    if not same_decimal(if_match, int_text(current)) then
+      return refuse('version_mismatch',
+                    string.format('if_match %s does not match version %d', if_match, current),
+                    { agent = record or NULL })
+    end
+  end
+  return presence_apply(keys, { '', '', maxlen, 'push', '', tenant, agent, availability, activity,
+                                observed_at })
+end
+
 ------------------------------------------------------------------------------
 -- presence_sweep
 ------------------------------------------------------------------------------
@@ -962,6 +983,7 @@ local ONCE_COMMANDS = {
   presence_agent_put = presence_agent_put,
   presence_agent_delete = presence_agent_delete,
   presence_apply = presence_apply,
+  presence_push = presence_push,
 }
 
 -- KEYS: the idempotency key, then the command's own keys.
@@ -1069,6 +1091,7 @@ register('presence_agent_get', presence_agent_get, true)
 register('presence_agent_list', presence_agent_list, true)
 register('presence_roster', presence_roster, true)
 register('presence_apply', presence_apply)
+register('presence_push', presence_push)
 register('presence_sweep', presence_sweep)
 register('presence_lease_acquire', presence_lease_acquire)
 register('presence_lease_renew', presence_lease_renew)

@@ -83,6 +83,20 @@ class IdempotencyTest(DeploymentCase):
         self.assertEqual(status, 200)
         self.assertEqual(headers["etag"], '"2"')
 
+    def test_if_match_on_pushed_presence_refuses_another_version_with_412(self):
+        self.assertEqual(self.put("a7", {"source": "push"}, via=0)[0], 201)
+        path = "/v1/tenants/idem/agents/a7/presence"
+        body = {"availability": "Busy", "activity": "InACall"}
+        status, _, answer = self.d.request("PUT", path, body, headers={"If-Match": '"5"'}, via=1)
+        self.assertEqual(status, 412, answer)
+        self.assertEqual(answer["error"]["code"], "version_mismatch")
+        status, headers, answer = self.d.request("PUT", path, body, headers={"If-Match": '"1"'},
+                                                 via=2)
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(headers["etag"], '"2"')
+        types = [e["type"] for e in self.d.events("idem", "a7")]
+        self.assertEqual(types, ["agent.registered", "presence.changed"])
+
 
 if __name__ == "__main__":
     unittest.main()

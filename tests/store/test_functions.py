@@ -759,6 +759,19 @@ class FunctionsTest(unittest.TestCase):
         self.assertEqual(data["labels"], {"site": "lyon"})
         self.assertIsNone(data["graph_user_id"])
 
+    def push(self, agent, availability, activity, if_match="", observed_at=""):
+        return self.fcall("presence_push", [AGENTS, EVENTS, LEASE, JOB],
+                          [if_match, MAXLEN, "acme", agent, availability, activity, observed_at])
+
+    def test_push_with_if_match_checks_the_version_first(self):
+        self.put("ann", source="push")
+        self.assert_refused(self.push("ann", "Busy", "InACall", if_match="4"), "version_mismatch")
+        self.assertEqual(len(self.events()), 1)
+        answer = self.push("ann", "Busy", "InACall", if_match="1")
+        self.assertEqual(answer["changed"], 1, answer)
+        self.assertEqual(answer["results"][0]["record"]["version"], 2)
+        self.assertEqual(self.push("ann", "Away", "Away")["changed"], 1)
+
     # ---- presence_once: idempotency keys around the command Functions ----
 
     def once(self, fingerprint, command="presence_agent_put", labels="{}", retention="60000"):

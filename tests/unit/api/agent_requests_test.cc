@@ -168,3 +168,13 @@ TEST_CASE("pushed presence is normalised", "[api][requests]") {
   CHECK(push(R"({"availability":"Away","activity":"Away","observed_at":-5})") == "bad_observed_at");
   CHECK(push(R"({"availability":"Away","activity":"Away","mood":"ok"})") == "unknown_field");
 }
+
+TEST_CASE("If-Match on pushed presence is passed on, not ignored", "[api][requests]") {
+  auto request = AgentRequest(Verb::put, R"({"availability":"Away","activity":"Away"})");
+  request.headers.set("If-Match", "\"3\"");
+  auto command = ParsePushPresenceRequest(request, 1714564800000ull);
+  REQUIRE(command.ok());
+  CHECK(command->if_match == std::optional<std::string>("3"));
+  request.headers.set("If-Match", "zzz");
+  CHECK(ParsePushPresenceRequest(request, 1714564800000ull).error().code == "bad_if_match");
+}
