@@ -122,9 +122,29 @@ Json FieldOf(const Json& record, const std::string& field) {
   return record[field];
 }
 
-// The stored record brought in line with what the events determine.
+// Every field an agent record may hold (docs/redis-layout.md).
+const std::set<std::string>& RecordFields() {
+  static const std::set<std::string> fields = {
+      "tenant",        "agent",       "state",           "version",    "seq",          "source",
+      "graph_user_id", "labels",      "created_at",      "updated_at", "availability", "activity",
+      "presence_at",   "observed_at", "presence_source", "expires_at"};
+  return fields;
+}
+
+// The stored record brought in line with what the events determine. Only
+// fields of the record schema are kept from the stored one, and the ids come
+// from the events, so a damaged record is repaired and not carried over.
 Json Merged(const Json& stored, const Recomputed& r) {
-  Json merged = stored.is_object() ? stored : r.record;
+  Json merged = Json::object();
+  if (stored.is_object()) {
+    for (const auto& [field, value] : stored.items()) {
+      if (RecordFields().count(field)) merged[field] = value;
+    }
+  } else {
+    merged = r.record;
+  }
+  merged["tenant"] = r.record["tenant"];
+  merged["agent"] = r.record["agent"];
   for (const std::string& field : r.known) merged[field] = r.record[field];
   if (FieldOf(merged, "state") == "registered") {
     merged.erase("expires_at");

@@ -102,6 +102,24 @@ class OperationsTest(DeploymentCase):
         self.assertEqual(self.d.agent_record("fix", "victim")["graph_user_id"], "")
         self.assertEqual(self.ctl_json("rebuild")["differences"], [])
 
+    def test_rebuild_repairs_a_record_replaced_by_garbage(self):
+        # Regression: the repaired record was built on top of the stored one, so a
+        # record without tenant and agent stayed unrepairable.
+        status, _, body = self.d.register("fix", "garbled", source="push")
+        self.assertIn(status, (200, 201), body)
+        p = self.d.partition_of("fix", "garbled")
+        self.d.redis_call("HSET", f"presence:{{p{p}}}:agents", "fix/garbled",
+                          json.dumps({"broken": True}))
+        self.assertEqual(self.d.request("GET", "/v1/tenants/fix/agents/garbled")[0], 404)
+
+        repaired = self.d.ctl("--json", "rebuild", "--repair", check=False)
+        self.assertEqual(repaired.returncode, 0, repaired.stdout + repaired.stderr)
+        record = self.d.agent_record("fix", "garbled")
+        self.assertNotIn("broken", record)
+        self.assertEqual((record["tenant"], record["agent"], record["state"]),
+                         ("fix", "garbled", "registered"))
+        self.assertEqual(self.d.request("GET", "/v1/tenants/fix/agents/garbled")[0], 200)
+
     def test_status(self):
         status = self.ctl_json("status")
         self.assertEqual(status["partitions"], 12)
