@@ -46,6 +46,7 @@ int CliContext::Fail(const Error& error) {
 }
 
 int CliContext::Usage(const std::string& message) {
+  if (options.json) PrintJson({{"ok", false}, {"code", "usage"}, {"message", message}});
   std::cerr << "presencectl: error: " << message << "\n"
             << "Run with --help for more information." << std::endl;
   return kExitUsage;

@@ -4,6 +4,8 @@
 #include <iostream>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "cli_context.h"
 #include "ctl/suggest.h"
 
@@ -84,28 +86,34 @@ int ReportParseError(const CLI::App& app, const CLI::ParseError& error, int argc
     return const_cast<CLI::App&>(app).exit(error);
   }
 
+  // Name the command that is missing or mistyped, else keep CLI11's message.
+  std::string message = error.what();
+  bool hint_help = true;
   std::optional<CommandPosition> unknown = WalkCommands(app, argc, argv);
   if (unknown && unknown->typed.empty()) {
     std::string after = "presencectl " + unknown->path;
     after.pop_back();  // the path ends with a space
-    std::cerr << "presencectl: error: '" << after
-              << "' needs a command: " << JoinNames(unknown->names) << "\n"
-              << "Run with --help for more information." << std::endl;
-    return kExitUsage;
-  }
-  if (unknown) {
-    std::string message = "unknown command '" + unknown->path + unknown->typed + "'";
+    message = "'" + after + "' needs a command: " + JoinNames(unknown->names);
+  } else if (unknown) {
+    message = "unknown command '" + unknown->path + unknown->typed + "'";
     if (std::optional<std::string> match = ClosestMatch(unknown->typed, unknown->names)) {
       message += " (did you mean '" + unknown->path + *match + "'?)";
     } else {
       message += "; commands: " + JoinNames(unknown->names);
     }
-    std::cerr << "presencectl: error: " << message << std::endl;
-    return kExitUsage;
+    hint_help = false;
   }
 
-  std::cerr << "presencectl: error: " << error.what() << "\n"
-            << "Run with --help for more information." << std::endl;
+  // Scripts that asked for JSON get the failure as JSON too.
+  for (int i = 1; i < argc && std::string(argv[i]) != "--"; ++i) {
+    if (std::string(argv[i]) == "--json") {
+      std::cout << nlohmann::json{{"ok", false}, {"code", "usage"}, {"message", message}}.dump()
+                << std::endl;
+      break;
+    }
+  }
+  std::cerr << "presencectl: error: " << message << std::endl;
+  if (hint_help) std::cerr << "Run with --help for more information." << std::endl;
   return kExitUsage;
 }
 

@@ -309,6 +309,13 @@ class UsageTest(CtlTestCase):
         result = self.ctl("--json", "agnets")
         self.assertEqual(result.returncode, 2)
         self.assertIn("(did you mean 'agents'?)", result.stderr)
+        # With --json a usage failure is also a JSON object on stdout, as for exit 1.
+        answer = json.loads(result.stdout)
+        self.assertEqual((answer["ok"], answer["code"]), (False, "usage"))
+        self.assertIn("agnets", answer["message"])
+        result = self.ctl("--json", "agents", "show", "acme", "bad!id")
+        self.assertEqual(result.returncode, 2)
+        self.assertEqual(json.loads(result.stdout)["code"], "usage")
         result = self.ctl("--json", "agents", "list", "acme", "--limit", "abc")
         self.assertEqual(result.returncode, 2)
         self.assertNotIn("unknown command", result.stderr)
