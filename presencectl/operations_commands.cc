@@ -119,11 +119,13 @@ int RunDrain(CliContext& context, const OperationArgs& args, bool drain) {
       Result<ClusterStatus> status = ReadClusterStatus(*session->redis, session->partitions);
       if (!status) return context.Fail(status.error());
       owned = OwnedBy(*status, args.instance);
+      int unowned = OwnedBy(*status, "");
       if (owned != shown) {
         context.Note(fmt::format("drain {}: {} partitions left", args.instance, owned));
         shown = owned;
       }
-      if (owned == 0) break;
+      // Done when the others hold what it gave up, not merely when it let go.
+      if (owned == 0 && unowned == 0) break;
       if (Clock::now() >= deadline) {
         return context.Fail(MakeError(
             "timeout", fmt::format("drain {}: still owns {} partitions after {:g} s; it stays "
@@ -146,7 +148,7 @@ int RunDrain(CliContext& context, const OperationArgs& args, bool drain) {
     }
     context.PrintJson(out);
   } else if (!context.options.quiet && owned == 0) {
-    std::cout << fmt::format("drained {}: 0 partitions owned after {:.1f} s", args.instance,
+    std::cout << fmt::format("drained {}: 0 partitions owned, all owned by others after {:.1f} s", args.instance,
                              seconds)
               << std::endl;
   }

@@ -23,6 +23,9 @@ class OperationsTest(DeploymentCase):
     def test_drain_moves_everything_away_and_undrain_takes_some_back(self):
         drained = self.ctl_json("drain", "c", "--timeout", "30")
         self.assertEqual((drained["instance"], drained["partitions_owned"]), ("c", 0))
+        # drain returns once the hand-off is complete: nothing is left without an owner.
+        owners = self.d.partition_owners()
+        self.assertNotIn(None, owners.values(), owners)
         owners = self.d.wait_until(lambda: self.d.balanced(["a", "b"]), timeout=30,
                                    what="12 partitions owned 6/6 by a and b")
         self.assertNotIn("c", owners.values())
