@@ -9,6 +9,7 @@
 #include "store/keys.h"
 #include "util/json_fields.h"
 #include "util/log.h"
+#include "util/sleep.h"
 #include "util/strings.h"
 
 namespace presence::partition {
@@ -57,12 +58,9 @@ Leader::Leader(store::RedisClient& redis, Holder holder, CoordinationOptions opt
     : redis_(redis), holder_(std::move(holder)), options_(options), log_(Logger("leader")) {}
 
 Task<void> Leader::Run() {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
   while (!stopping_) {
     co_await Tick();
-    timer.expires_after(options_.tick);
-    boost::system::error_code ignored;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    co_await SleepFor(options_.tick);
   }
 }
 

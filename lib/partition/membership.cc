@@ -3,6 +3,7 @@
 #include "store/functions.h"
 #include "store/keys.h"
 #include "util/log.h"
+#include "util/sleep.h"
 #include "util/strings.h"
 
 namespace presence::partition {
@@ -17,12 +18,9 @@ Membership::Membership(store::RedisClient& redis, Holder holder, std::string add
       log_(Logger("member")) {}
 
 Task<void> Membership::Run() {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
   while (!stopping_) {
     co_await Beat();
-    timer.expires_after(std::chrono::milliseconds(options_.heartbeat_ms));
-    boost::system::error_code ignored;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    co_await SleepFor(std::chrono::milliseconds(options_.heartbeat_ms));
   }
 }
 

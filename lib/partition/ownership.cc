@@ -7,6 +7,7 @@
 
 #include "store/keys.h"
 #include "util/log.h"
+#include "util/sleep.h"
 #include "util/strings.h"
 #include "util/when_all.h"
 
@@ -30,12 +31,9 @@ Ownership::Ownership(store::RedisClient& redis, Holder holder, CoordinationOptio
       log_(Logger("lease")) {}
 
 Task<void> Ownership::Run() {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
   while (!stopping_) {
     co_await Tick();
-    timer.expires_after(options_.tick);
-    boost::system::error_code ignored;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    co_await SleepFor(options_.tick);
   }
 }
 

@@ -6,6 +6,7 @@
 #include "store/keys.h"
 #include "util/json_fields.h"
 #include "util/log.h"
+#include "util/sleep.h"
 #include "util/strings.h"
 #include "util/when_all.h"
 
@@ -19,13 +20,6 @@ uint64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-Task<void> Sleep(std::chrono::milliseconds duration) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  timer.expires_after(duration);
-  boost::system::error_code ignored;
-  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 }
 
 }  // namespace
@@ -47,7 +41,7 @@ Task<void> PollJob::Run() {
     // Poll at a steady pace; when nothing is owned yet, look again soon.
     auto wait = ownership_.owned_count() == 0 ? std::chrono::milliseconds(200)
                                               : options_.interval - elapsed;
-    if (wait.count() > 0) co_await Sleep(wait);
+    if (wait.count() > 0) co_await SleepFor(wait);
   }
 }
 
