@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "graph/presence_values.h"
+#include "util/strings.h"
 
 namespace presence::api {
 
@@ -15,15 +16,6 @@ constexpr std::string_view kMaxU64 = "18446744073709551615";
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (LowerAscii(a[i]) != LowerAscii(b[i])) return false;
-  }
-  return true;
-}
 
 std::string_view TrimSpaces(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "util/strings.h"
+
 namespace presence::graph {
 namespace {
 
@@ -30,15 +32,6 @@ const std::array<std::string, 15> kActivities = {
     "UrgentInterruptionsOnly",
 };
 
-char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (LowerAscii(a[i]) != LowerAscii(b[i])) return false;
-  }
-  return true;
-}
 
 template <size_t N>
 const std::string& Canonical(const std::array<std::string, N>& names, std::string_view value) {

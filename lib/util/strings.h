@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -15,6 +16,21 @@ std::vector<std::string> Strings(Parts&&... parts) {
   out.reserve(sizeof...(parts));
   (out.emplace_back(std::forward<Parts>(parts)), ...);
   return out;
+}
+
+// ASCII lower case; other bytes unchanged (no locale).
+inline char LowerAscii(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// ASCII case-insensitive equality, as HTTP media types and Graph's presence
+// values are compared.
+inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (LowerAscii(a[i]) != LowerAscii(b[i])) return false;
+  }
+  return true;
 }
 
 }  // namespace presence
