@@ -148,8 +148,8 @@ int RunDrain(CliContext& context, const OperationArgs& args, bool drain) {
     }
     context.PrintJson(out);
   } else if (!context.options.quiet && owned == 0) {
-    std::cout << fmt::format("drained {}: 0 partitions owned, all owned by others after {:.1f} s", args.instance,
-                             seconds)
+    std::cout << fmt::format("drained {}: 0 partitions owned, all owned by others after {:.1f} s",
+                             args.instance, seconds)
               << std::endl;
   }
   return kExitOk;

@@ -177,8 +177,9 @@ Task<Response> AgentRoutes::PutAgent(const http::Request& request) {
 
   bool changed = answer->value("changed", false);
   bool created = answer->value("created", false);
-  co_return MarkReplayed(AgentResponse(created ? 201 : 200, answer->value("agent", nlohmann::json::object()),
-                          changed), *answer);
+  co_return MarkReplayed(
+      AgentResponse(created ? 201 : 200, answer->value("agent", nlohmann::json::object()), changed),
+      *answer);
 }
 
 Task<Response> AgentRoutes::DeleteAgent(const http::Request& request) {
@@ -244,9 +245,9 @@ Task<Response> AgentRoutes::PushPresence(const http::Request& request) {
   // One item was sent: its outcome decides the answer.
   auto results = answer->find("results");
   if (results == answer->end() || !results->is_array() || results->size() != 1) {
-    Logger("api")->error("presence_apply answered without one result: {}",
-                         http::DumpJson(*answer));
-    co_return MarkReplayed(http::ErrorResponse(500, "internal_error", "the store gave an unexpected answer"), *answer);
+    Logger("api")->error("presence_apply answered without one result: {}", http::DumpJson(*answer));
+    co_return MarkReplayed(
+        http::ErrorResponse(500, "internal_error", "the store gave an unexpected answer"), *answer);
   }
   const nlohmann::json& result = (*results)[0];
   std::string outcome = FieldString(result, "outcome");

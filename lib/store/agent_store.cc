@@ -82,7 +82,8 @@ Task<Result<nlohmann::json>> AgentStore::Call(uint32_t partition, const std::str
 
   // presence_once KEYS: its own key first; ARGV: command, fingerprint, retention first.
   keys.insert(keys.begin(), keys::Idempotency(partition, tenant, agent, idempotency->key));
-  auto prefix = Strings(function, idempotency->fingerprint, std::to_string(options_.idempotency_ms));
+  auto prefix =
+      Strings(function, idempotency->fingerprint, std::to_string(options_.idempotency_ms));
   args.insert(args.begin(), prefix.begin(), prefix.end());
   co_return co_await CallFunction(redis_, "presence_once", std::move(keys), std::move(args));
 }
