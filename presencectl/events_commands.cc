@@ -65,10 +65,10 @@ struct ReplayArgs {
 CLI::Validator PositionValidator() {
   return CLI::Validator(
       [](std::string& value) -> std::string {
-        return ParsePosition(value, false)
-                   ? std::string()
-                   : "position '" + value + "' is not a stream id (MS-SEQ) or a time (MS or "
-                                            "RFC 3339)";
+        return ParsePosition(value, false) ? std::string()
+                                           : "position '" + value +
+                                                 "' is not a stream id (MS-SEQ) or a time (MS or "
+                                                 "RFC 3339)";
       },
       "ID|TIME", "position");
 }
@@ -125,16 +125,16 @@ int RunReplay(CliContext& context, const ReplayArgs& args) {
       ReplayIntoStream(**redis, *partitions, {from, to, args.tenant}, args.into);
   if (!replay) return context.Fail(replay.error());
   if (context.options.json) {
-    context.PrintJson({{"ok", true},
-                       {"mode", "stream"},
-                       {"into", args.into},
-                       {"from", from.ToString()},
-                       {"to", to ? nlohmann::json(to->ToString()) : nlohmann::json()},
-                       {"tenant", args.tenant.empty() ? nlohmann::json()
-                                                     : nlohmann::json(args.tenant)},
-                       {"scanned", replay->scanned},
-                       {"events", replay->copied},
-                       {"per_partition", replay->per_partition}});
+    context.PrintJson(
+        {{"ok", true},
+         {"mode", "stream"},
+         {"into", args.into},
+         {"from", from.ToString()},
+         {"to", to ? nlohmann::json(to->ToString()) : nlohmann::json()},
+         {"tenant", args.tenant.empty() ? nlohmann::json() : nlohmann::json(args.tenant)},
+         {"scanned", replay->scanned},
+         {"events", replay->copied},
+         {"per_partition", replay->per_partition}});
   } else {
     std::cout << fmt::format("copied {} events (of {} in range) into {}", replay->copied,
                              replay->scanned, args.into)

@@ -148,8 +148,7 @@ class Instance {
   Task<Status> Prepare() {
     auto loaded = co_await store::EnsureFunctions(redis_);
     if (!loaded) co_return loaded.error();
-    auto init = co_await store::CallFunction(redis_, "presence_init",
-                                             Strings(store::keys::Meta()),
+    auto init = co_await store::CallFunction(redis_, "presence_init", Strings(store::keys::Meta()),
                                              Strings(std::to_string(config_.partitions)));
     if (!init) co_return init.error();
     auto stored = FieldUint(*init, "partitions");

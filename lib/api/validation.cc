@@ -16,7 +16,6 @@ constexpr std::string_view kMaxU64 = "18446744073709551615";
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-
 std::string_view TrimSpaces(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);

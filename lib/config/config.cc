@@ -31,8 +31,7 @@ constexpr std::string_view kInstanceKeys[] = {"id", "listen"};
 constexpr std::string_view kRedisKeys[] = {"address", "timeout_ms"};
 constexpr std::string_view kPartitionsKeys[] = {"count", "lease_ms", "renew_ms"};
 constexpr std::string_view kMembershipKeys[] = {"heartbeat_ms", "ttl_ms", "stabilization_ms"};
-constexpr std::string_view kAgentsKeys[] = {"tombstone_retention_s",
-                                            "idempotency_retention_s"};
+constexpr std::string_view kAgentsKeys[] = {"tombstone_retention_s", "idempotency_retention_s"};
 constexpr std::string_view kEventsKeys[] = {"maxlen"};
 constexpr std::string_view kPresenceKeys[] = {"poll_interval_ms", "batch_size"};
 constexpr std::string_view kGraphKeys[] = {
@@ -239,8 +238,7 @@ class Reader {
   void ReadAgents(const toml::table& t) {
     CheckKeys(t, "agents", kAgentsKeys);
     Integer(t, "agents", "tombstone_retention_s", 1, 31536000, config_.tombstone_retention_s);
-    Integer(t, "agents", "idempotency_retention_s", 1, 31536000,
-            config_.idempotency_retention_s);
+    Integer(t, "agents", "idempotency_retention_s", 1, 31536000, config_.idempotency_retention_s);
   }
 
   void ReadEvents(const toml::table& t) {

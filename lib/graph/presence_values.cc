@@ -32,7 +32,6 @@ const std::array<std::string, 15> kActivities = {
     "UrgentInterruptionsOnly",
 };
 
-
 template <size_t N>
 const std::string& Canonical(const std::array<std::string, N>& names, std::string_view value) {
   for (const std::string& name : names) {

@@ -68,8 +68,8 @@ const char* TypeName(MetricsRegistry::Type type) {
 }  // namespace
 
 const std::vector<double>& MetricsRegistry::LatencyBuckets() {
-  static const std::vector<double> buckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                              0.1,   0.25,   0.5,   1,    2.5,   5,    10};
+  static const std::vector<double> buckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                              0.25,  0.5,    1,     2.5,  5,     10};
   return buckets;
 }
 

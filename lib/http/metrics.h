@@ -42,8 +42,7 @@ class MetricsRegistry {
 
   // Declares a histogram with its help text and upper bounds (ascending; the
   // +Inf bucket is implicit). Declaring it again only updates the help.
-  void DescribeHistogram(std::string_view name, std::string_view help,
-                         std::vector<double> bounds);
+  void DescribeHistogram(std::string_view name, std::string_view help, std::vector<double> bounds);
 
   // Records one observation in a histogram series: name_bucket{...,le="B"}
   // for every bound B >= value and le="+Inf", name_sum and name_count. A

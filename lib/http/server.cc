@@ -240,8 +240,8 @@ Task<bool> Connection::ServeOne() {
   auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                     std::chrono::steady_clock::now() - started)
                     .count();
-  server_->log_->debug("#{}: {} {} -> {} ({} us)", id_, MethodLabel(request.method),
-                       request.target, response.status, micros);
+  server_->log_->debug("#{}: {} {} -> {} ({} us)", id_, MethodLabel(request.method), request.target,
+                       response.status, micros);
   server_->CountRequest(request.method, route, response.status, micros / 1e6);
 
   bool keep_alive = message.keep_alive() && !server_->stopping_;
@@ -258,7 +258,7 @@ Task<Response> Connection::Handle(Request& request, std::string& route) {
     failure = e.what();
   }
   server_->log_->error("#{}: {} {} failed: {}", id_, MethodLabel(request.method), request.target,
-                failure);
+                       failure);
   co_return ErrorResponse(500, "internal_error", "the request failed inside the server");
 }
 
@@ -366,8 +366,7 @@ Status ServerCore::Start() {
     });
   }
 
-  log_->info("listening on {}:{}", local_endpoint_.address().to_string(),
-               local_endpoint_.port());
+  log_->info("listening on {}:{}", local_endpoint_.address().to_string(), local_endpoint_.port());
   asio::co_spawn(io_, AcceptLoop(shared_from_this()), asio::detached);
   return Ok{};
 }
@@ -406,8 +405,7 @@ void ServerCore::Stop() {
   acceptor_.close(ignored);
 
   for (auto& [id, connection] : connections_) connection->CloseIfIdle();
-  log_->info("stopped accepting on {}, {} connections open", options_.listen,
-             connections_.size());
+  log_->info("stopped accepting on {}, {} connections open", options_.listen, connections_.size());
   if (connections_.empty()) drained_.cancel();
 }
 

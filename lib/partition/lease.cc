@@ -26,16 +26,16 @@ Result<LeaseGrant> ToGrant(const Result<nlohmann::json>& answer, const std::stri
 
 }  // namespace
 
-Task<Result<LeaseGrant>> AcquireLease(store::RedisClient& redis, std::string key,
-                                      Holder holder, uint32_t ttl_ms) {
+Task<Result<LeaseGrant>> AcquireLease(store::RedisClient& redis, std::string key, Holder holder,
+                                      uint32_t ttl_ms) {
   auto answer = co_await store::CallFunction(
       redis, "presence_lease_acquire", Strings(key),
       Strings(holder.token, holder.instance_id, std::to_string(ttl_ms)));
   co_return ToGrant(answer, key);
 }
 
-Task<Result<LeaseGrant>> RenewLease(store::RedisClient& redis, std::string key,
-                                    Holder holder, uint64_t epoch, uint32_t ttl_ms) {
+Task<Result<LeaseGrant>> RenewLease(store::RedisClient& redis, std::string key, Holder holder,
+                                    uint64_t epoch, uint32_t ttl_ms) {
   auto answer = co_await store::CallFunction(
       redis, "presence_lease_renew", Strings(key),
       Strings(holder.token, std::to_string(epoch), std::to_string(ttl_ms)));

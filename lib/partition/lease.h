@@ -25,10 +25,10 @@ struct LeaseGrant {
 // Thin wrappers over the lease Functions (docs/redis-layout.md) for one lease
 // key, a partition's or the leader's. A refusal is an error with code "held"
 // (acquire) or "lost" (renew); a failed call has code "redis_unavailable".
-Task<Result<LeaseGrant>> AcquireLease(store::RedisClient& redis, std::string key,
-                                      Holder holder, uint32_t ttl_ms);
-Task<Result<LeaseGrant>> RenewLease(store::RedisClient& redis, std::string key,
-                                    Holder holder, uint64_t epoch, uint32_t ttl_ms);
+Task<Result<LeaseGrant>> AcquireLease(store::RedisClient& redis, std::string key, Holder holder,
+                                      uint32_t ttl_ms);
+Task<Result<LeaseGrant>> RenewLease(store::RedisClient& redis, std::string key, Holder holder,
+                                    uint64_t epoch, uint32_t ttl_ms);
 Task<Status> ReleaseLease(store::RedisClient& redis, std::string key, Holder holder,
                           uint64_t epoch);
 

@@ -32,13 +32,13 @@ class Ownership {
  public:
   // Counters since start, for logs and metrics.
   struct Stats {
-    uint64_t acquisitions = 0;   // leases acquired
-    uint64_t renewals = 0;       // leases renewed
-    uint64_t releases = 0;       // leases given back (reassigned or handoff)
-    uint64_t lost = 0;           // renewal refused: the lease was taken or expired in Redis
-    uint64_t expired = 0;        // renewal not confirmed before the local deadline
-    uint64_t stale = 0;          // a job's write was refused as stale (Forget)
-    uint64_t redis_errors = 0;   // lease calls that failed (Redis unreachable, timeout)
+    uint64_t acquisitions = 0;  // leases acquired
+    uint64_t renewals = 0;      // leases renewed
+    uint64_t releases = 0;      // leases given back (reassigned or handoff)
+    uint64_t lost = 0;          // renewal refused: the lease was taken or expired in Redis
+    uint64_t expired = 0;       // renewal not confirmed before the local deadline
+    uint64_t stale = 0;         // a job's write was refused as stale (Forget)
+    uint64_t redis_errors = 0;  // lease calls that failed (Redis unreachable, timeout)
   };
 
   struct Owned {

@@ -139,8 +139,8 @@ Task<void> PollJob::RefreshRosters(const std::map<uint32_t, uint64_t>& owned) {
 }
 
 // Polls one tenant's users in batches and returns the presence changes.
-Task<std::vector<PollJob::Change>> PollJob::PollTenant(std::string tenant,
-                                              std::map<std::string, std::vector<Slot>> users) {
+Task<std::vector<PollJob::Change>> PollJob::PollTenant(
+    std::string tenant, std::map<std::string, std::vector<Slot>> users) {
   std::vector<Change> changes;
   auto blocked = blocked_until_.find(tenant);
   if (blocked != blocked_until_.end() && Clock::now() < blocked->second) co_return changes;

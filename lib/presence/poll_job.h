@@ -21,7 +21,7 @@ namespace presence::jobs {
 struct PollOptions {
   uint32_t partitions = 64;
   std::chrono::milliseconds interval{5000};
-  uint32_t batch_size = 650;          // ids per getPresencesByUserId, at most 650
+  uint32_t batch_size = 650;  // ids per getPresencesByUserId, at most 650
   uint64_t events_maxlen = 1000000;
   std::chrono::milliseconds sweep_interval{60000};  // tombstone clean-up
 };
@@ -47,8 +47,8 @@ struct PollStats {
 // A tenant answered 429/503 is left alone until its Retry-After has passed.
 class PollJob {
  public:
-  PollJob(store::RedisClient& redis, partition::Ownership& ownership,
-          graph::PresenceReader& reader, graph::GraphBudget& budget, PollOptions options);
+  PollJob(store::RedisClient& redis, partition::Ownership& ownership, graph::PresenceReader& reader,
+          graph::GraphBudget& budget, PollOptions options);
 
   Task<void> Run();
   void Stop();

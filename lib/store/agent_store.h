@@ -14,8 +14,8 @@ namespace presence::store {
 
 struct AgentStoreOptions {
   uint32_t partitions = 64;
-  uint64_t events_maxlen = 1000000;            // per partition stream, approximate
-  uint64_t tombstone_ms = 24ull * 3600 * 1000;  // how long a deregistration is remembered
+  uint64_t events_maxlen = 1000000;               // per partition stream, approximate
+  uint64_t tombstone_ms = 24ull * 3600 * 1000;    // how long a deregistration is remembered
   uint64_t idempotency_ms = 24ull * 3600 * 1000;  // how long a first outcome is replayed
 };
 
@@ -30,9 +30,9 @@ struct Idempotency {
 struct PutAgentCommand {
   std::string tenant;
   std::string agent;
-  std::string source;         // "graph" or "push"
-  std::string graph_user_id;  // lower-case GUID for "graph", empty for "push"
-  std::string labels_json;    // canonical JSON object text, "{}" when none
+  std::string source;                   // "graph" or "push"
+  std::string graph_user_id;            // lower-case GUID for "graph", empty for "push"
+  std::string labels_json;              // canonical JSON object text, "{}" when none
   std::optional<std::string> seq;       // decimal u64
   std::optional<std::string> if_match;  // a version, decimal
   std::optional<Idempotency> idempotency;

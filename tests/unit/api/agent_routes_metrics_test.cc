@@ -18,7 +18,9 @@ using presence::http::Verb;
 namespace {
 
 struct Fixture {
-  Fixture() : routes(fake, [] { return uint64_t{1714564800000ull}; }, &metrics) {
+  Fixture()
+      : routes(
+            fake, [] { return uint64_t{1714564800000ull}; }, &metrics) {
     routes.AddTo(router);
   }
 
@@ -61,8 +63,8 @@ TEST_CASE("commands are counted as applied, refused by reason, replayed", "[api]
   CHECK(f.Applied("false") == 1);
   CHECK(f.metrics.Value("presence_events_appended_total", {{"origin", "api"}}) == 1);
 
-  f.fake.answer = json{{"ok", false}, {"code", "stale_seq"}, {"message", "old"},
-                       {"agent", Record(1, "5")}};
+  f.fake.answer =
+      json{{"ok", false}, {"code", "stale_seq"}, {"message", "old"}, {"agent", Record(1, "5")}};
   CHECK(f.Put(R"({"source":"push","seq":"3"})").status == 409);
   CHECK(f.Refused("stale_seq") == 1);
 
@@ -71,7 +73,10 @@ TEST_CASE("commands are counted as applied, refused by reason, replayed", "[api]
   CHECK(f.Refused("redis_unavailable") == 1);
   CHECK(f.metrics.Value("presence_redis_errors_total", {{"component", "api"}}) == 1);
 
-  f.fake.answer = json{{"ok", true}, {"changed", true}, {"created", false}, {"replayed", true},
+  f.fake.answer = json{{"ok", true},
+                       {"changed", true},
+                       {"created", false},
+                       {"replayed", true},
                        {"agent", Record(2)}};
   CHECK(f.Put(R"({"source":"push"})").headers["Idempotent-Replayed"] == "true");
   CHECK(f.metrics.Value("presence_commands_replayed_total", {{"command", "register"}}) == 1);
