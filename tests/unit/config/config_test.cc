@@ -24,7 +24,9 @@ const fs::path kShippedConfig =
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "presence-config-XXXXXX").string();
+    // mkdtemp replaces the six trailing X characters.
+    std::string pattern =
+        (fs::temp_directory_path() / ("presence-config-" + std::string(6, 'X'))).string();
     REQUIRE(mkdtemp(pattern.data()) != nullptr);
     path_ = pattern;
   }
