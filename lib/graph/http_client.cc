@@ -66,7 +66,7 @@ Error Failure(const HttpClientOptions& options, const BaseUrl& url, const error_
     code = "timeout";
     reason = fmt::format("timed out after {} ms", options.timeout.count());
   } else if (ec == http::error::body_limit) {
-    code = "bad_response";
+    code = "too_large";
     reason = fmt::format("response body larger than {} bytes", options.body_limit);
   } else if (ec == boost::asio::error::connection_refused) {
     reason = "connection refused";

@@ -39,7 +39,7 @@ struct HttpClientOptions {
   std::string label = "graph";
   // Whole request: connect, TLS handshake, write and read of the response.
   std::chrono::milliseconds timeout{10000};
-  // Larger response bodies fail with code "bad_response".
+  // Larger response bodies fail with code "too_large".
   size_t body_limit = 8 * 1024 * 1024;
   // Idle keep-alive connections kept per host and how long they stay usable.
   size_t max_idle_per_host = 8;
@@ -59,7 +59,8 @@ struct HttpClientOptions {
 // complete response arrived. Error codes:
 //   "unavailable"   resolve, connect, TLS or I/O failure
 //   "timeout"       the request took longer than options.timeout
-//   "bad_response"  malformed HTTP or a body over options.body_limit
+//   "bad_response"  malformed HTTP
+//   "too_large"     a response body over options.body_limit
 //   "bad_request"   the request itself is unusable (unknown method)
 // Messages name the label, host and reason:
 //   "graph 127.0.0.1:8900: connection refused"

@@ -1,10 +1,13 @@
 #include "graph/presence_reader.h"
 
+#include <map>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "graph/presence_values.h"
 #include "util/log.h"
+#include "util/strings.h"
 
 namespace presence::graph {
 namespace {
@@ -35,16 +38,52 @@ std::string ToLowerAscii(std::string text) {
   return text;
 }
 
-// A presence field: a string, or missing / null (unknown). Other types fail.
+// A presence field: a string of at most kMaxValueBytes, else an error detail.
+// Unknown strings are PresenceUnknown and counted.
 Result<std::string> PresenceField(const Json& item, size_t index, const char* name,
-                                  const std::string& (*normalize)(std::string_view)) {
+                                  const std::string& (*normalize)(std::string_view),
+                                  size_t& unknown_values) {
   auto it = item.find(name);
-  if (it == item.end() || it->is_null()) return std::string(kPresenceUnknown);
+  if (it == item.end()) return BadResponse(fmt::format("value[{}].{} is missing", index, name));
   if (!it->is_string()) {
     return BadResponse(
         fmt::format("value[{}].{} is {}, expected a string", index, name, Described(*it)));
   }
-  return normalize(it->get_ref<const std::string&>());
+  const std::string& text = it->get_ref<const std::string&>();
+  if (text.size() > kMaxValueBytes) {
+    return BadResponse(fmt::format("value[{}].{} is a string of {} bytes, at most {}", index, name,
+                                   text.size(), kMaxValueBytes));
+  }
+  const std::string& normalized = normalize(text);
+  if (normalized == kPresenceUnknown && !EqualsIgnoreCase(text, kPresenceUnknown)) {
+    ++unknown_values;
+  }
+  return normalized;
+}
+
+// One item to a UserPresence, or the detail of why it is malformed.
+Result<UserPresence> ParseItem(const Json& item, size_t i, size_t& unknown_values) {
+  if (!item.is_object()) {
+    return BadResponse(fmt::format("value[{}] is {}, expected an object", i, Described(item)));
+  }
+  auto id = item.find("id");
+  if (id == item.end() || !id->is_string() || id->get_ref<const std::string&>().empty()) {
+    return BadResponse(fmt::format("value[{}].id is missing or not a non-empty string", i));
+  }
+  Result<std::string> availability =
+      PresenceField(item, i, "availability", &NormalizeAvailability, unknown_values);
+  if (!availability.ok()) return availability.error();
+  Result<std::string> activity =
+      PresenceField(item, i, "activity", &NormalizeActivity, unknown_values);
+  if (!activity.ok()) return activity.error();
+  return UserPresence{id->get<std::string>(), std::move(availability).value(),
+                      std::move(activity).value()};
+}
+
+// Text from an answer, cut for a log line.
+std::string Shortened(std::string_view text) {
+  if (text.size() <= kMaxErrorText) return std::string(text);
+  return std::string(text.substr(0, kMaxErrorText)) + "...";
 }
 
 // "Request_BadRequest: ..." from a Graph error body {"error":{"code","message"}}.
@@ -63,47 +102,67 @@ std::string GraphErrorText(std::string_view body) {
     }
   }
   if (text.empty()) text = std::string(body);
-  if (text.size() > kMaxErrorText) text = text.substr(0, kMaxErrorText) + "...";
-  return text;
+  return Shortened(text);
 }
 
 }  // namespace
 
-Result<PresenceBatch> ParsePresenceResponse(std::string_view body) {
+Result<PresenceBatch> ParsePresenceResponse(std::string_view body,
+                                            const std::vector<std::string>& asked) {
   // The document. (Parse errors are caught here and never leave.)
   Json json;
   try {
     json = Json::parse(body);
   } catch (const Json::exception& e) {
-    return BadResponse(fmt::format("response is not valid JSON: {}", e.what()));
+    return MakeError("not_json", fmt::format("response is not valid JSON: {}", e.what()));
   }
-  if (!json.is_object()) return BadResponse("response is not a JSON object");
+  if (!json.is_object()) return MakeError("bad_shape", "response is not a JSON object");
   auto value = json.find("value");
-  if (value == json.end()) return BadResponse("response has no \"value\"");
+  if (value == json.end()) return MakeError("bad_shape", "response has no \"value\"");
   if (!value->is_array()) {
-    return BadResponse(fmt::format("\"value\" is {}, expected an array", Described(*value)));
+    return MakeError("bad_shape",
+                     fmt::format("\"value\" is {}, expected an array", Described(*value)));
+  }
+  if (value->size() > asked.size()) {
+    return MakeError("too_many_items", fmt::format("\"value\" has {} items for {} ids asked",
+                                                   value->size(), asked.size()));
   }
 
-  // Each element: {"id": string, "availability": string, "activity": string, ...}.
-  PresenceBatch batch;
-  batch.users.reserve(value->size());
+  // Each element: {"id": string, "availability": string, "activity": string, ...};
+  // malformed ones and ids not asked for are skipped.
+  std::map<std::string, size_t> wanted;  // lower-case id -> times answered
+  for (const std::string& id : asked) wanted.emplace(ToLowerAscii(id), 0);
+  PresenceBatch parsed;
   for (size_t i = 0; i < value->size(); ++i) {
-    const Json& item = (*value)[i];
-    if (!item.is_object()) {
-      return BadResponse(fmt::format("value[{}] is {}, expected an object", i, Described(item)));
+    Result<UserPresence> user = ParseItem((*value)[i], i, parsed.unknown_values);
+    if (!user.ok()) {
+      parsed.skipped.push_back(SkippedItem{BadReason::kBadItem, user.error().message});
+      continue;
     }
-    auto id = item.find("id");
-    if (id == item.end() || !id->is_string() || id->get_ref<const std::string&>().empty()) {
-      return BadResponse(fmt::format("value[{}].id is missing or not a non-empty string", i));
+    auto it = wanted.find(ToLowerAscii(user->id));
+    if (it == wanted.end()) {
+      parsed.skipped.push_back(
+          SkippedItem{BadReason::kUnknownId, fmt::format("value[{}].id was not asked for", i)});
+      continue;
     }
-    Result<std::string> availability =
-        PresenceField(item, i, "availability", &NormalizeAvailability);
-    if (!availability.ok()) return availability.error();
-    Result<std::string> activity = PresenceField(item, i, "activity", &NormalizeActivity);
-    if (!activity.ok()) return activity.error();
-    batch.users.push_back(UserPresence{ToLowerAscii(id->get<std::string>()),
-                                       std::move(availability).value(),
-                                       std::move(activity).value()});
+    user->id = it->first;
+    ++it->second;
+    parsed.users.push_back(std::move(user).value());
+  }
+
+  // An id answered more than once: none of its copies is used.
+  PresenceBatch batch;
+  batch.skipped = std::move(parsed.skipped);
+  batch.unknown_values = parsed.unknown_values;
+  for (auto& user : parsed.users) {
+    if (wanted[user.id] == 1) {
+      batch.users.push_back(std::move(user));
+    } else if (wanted[user.id] > 1) {
+      batch.skipped.push_back(
+          SkippedItem{BadReason::kDuplicateId,
+                      fmt::format("id {} answered {} times", user.id, wanted[user.id])});
+      wanted[user.id] = 0;  // one entry per duplicated id
+    }
   }
   return batch;
 }
@@ -139,17 +198,27 @@ Task<Result<PresenceBatch>> PresenceReader::Read(const std::string& tenant,
     request.body = body;
     Result<HttpResponse> response = co_await http_.Send(std::move(request));
     if (!response.ok()) {
-      co_return MakeError(response.error().code,
-                          fmt::format("{} (tenant {})", response.error().message, tenant));
+      std::string message = fmt::format("{} (tenant {})", response.error().message, tenant);
+      if (auto reason = BadReasonOfHttpError(response.error().code)) {
+        Bad(tenant, *reason, 0, 0, response.error().message);
+      }
+      co_return MakeError(response.error().code, std::move(message));
     }
 
     const unsigned status = response->status;
+    const size_t bytes = response->body.size();
     if (status == 200) {
-      Result<PresenceBatch> batch = ParsePresenceResponse(response->body);
-      if (!batch.ok()) {
-        co_return BadResponse(
-            fmt::format("{}: getPresencesByUserId: {}", subject, batch.error().message));
+      if (!IsJsonMediaType(response->Header("Content-Type"))) {
+        co_return Bad(tenant, BadReason::kContentType, status, bytes,
+                      fmt::format("Content-Type is \"{}\", expected application/json",
+                                  Shortened(response->Header("Content-Type"))));
       }
+      Result<PresenceBatch> batch = ParsePresenceResponse(response->body, ids);
+      if (!batch.ok()) {
+        auto reason = BadReasonNamed(batch.error().code).value_or(BadReason::kBadShape);
+        co_return Bad(tenant, reason, status, bytes, batch.error().message);
+      }
+      NoteSkipped(tenant, batch.value(), bytes);
       co_return batch;
     }
     if (status == 401 && attempt == 0) {
@@ -164,10 +233,48 @@ Task<Result<PresenceBatch>> PresenceReader::Read(const std::string& tenant,
     if (status == 429 || status == 503) {
       co_return ThrottledError(subject, status, response->Header("Retry-After"));
     }
-    co_return MakeError("graph_error",
-                        fmt::format("{}: getPresencesByUserId answered {}: {}", subject, status,
-                                    GraphErrorText(response->body)));
+    Error error = Bad(tenant, status >= 500 ? BadReason::kHttp5xx : BadReason::kHttp4xx, status,
+                      bytes, GraphErrorText(response->body));
+    co_return MakeError("graph_error", std::move(error.message));
   }
+}
+
+// Counts one unusable answer, logs it and returns its "bad_response" error.
+Error PresenceReader::Bad(const std::string& tenant, BadReason reason, unsigned status,
+                          size_t bytes, const std::string& detail) {
+  bad_.Count(reason);
+  std::string status_text = status == 0 ? "no answer" : std::to_string(status);
+  std::string message = fmt::format("graph tenant {}: getPresencesByUserId: {} ({}, {} bytes): {}",
+                                    tenant, BadReasonName(reason), status_text, bytes, detail);
+  Log().warn("{}; nobody's presence changed", message);
+  return MakeError("bad_response", std::move(message));
+}
+
+// Counts the items of a usable answer that were skipped, and logs them once.
+void PresenceReader::NoteSkipped(const std::string& tenant, const PresenceBatch& batch,
+                                 size_t bytes) {
+  if (batch.unknown_values > 0) {
+    bad_.Count(BadReason::kUnknownValue, batch.unknown_values);
+    Log().info(
+        "graph tenant {}: getPresencesByUserId: {} unknown availability or activity "
+        "values taken as PresenceUnknown (200, {} bytes)",
+        tenant, batch.unknown_values, bytes);
+  }
+  if (batch.skipped.empty()) return;
+  std::map<BadReason, size_t> by_reason;
+  for (const SkippedItem& item : batch.skipped) {
+    bad_.Count(item.reason);
+    ++by_reason[item.reason];
+  }
+  std::string reasons;
+  for (const auto& [reason, count] : by_reason) {
+    reasons += fmt::format("{}{} {}", reasons.empty() ? "" : ", ", BadReasonName(reason), count);
+  }
+  Log().warn(
+      "graph tenant {}: getPresencesByUserId: {} items skipped ({}; first: {}) of {} "
+      "used (200, {} bytes); the skipped ones changed nothing",
+      tenant, batch.skipped.size(), reasons, batch.skipped.front().detail, batch.users.size(),
+      bytes);
 }
 
 }  // namespace presence::graph

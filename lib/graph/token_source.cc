@@ -24,6 +24,7 @@ spdlog::logger& Log() {
 constexpr int64_t kRenewMarginMs = 5 * 60 * 1000;
 constexpr int64_t kAssumedLifetimeMs = 3600 * 1000;
 constexpr size_t kMaxDescription = 300;
+constexpr int64_t kMaxExpiresInS = 366 * 86400;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -88,28 +89,36 @@ bool AccessToken::Fresh(int64_t now_ms) const {
 
 Result<AccessToken> ParseTokenResponse(std::string_view body, int64_t now_ms) {
   Json json = Json::parse(body, nullptr, false);
-  if (json.is_discarded() || !json.is_object()) {
-    return MakeError("bad_response", "token answer is not a JSON object");
-  }
+  if (json.is_discarded()) return MakeError("not_json", "token answer is not valid JSON");
+  if (!json.is_object()) return MakeError("bad_shape", "token answer is not a JSON object");
 
-  // access_token: a non-empty string.
+  // access_token: a non-empty string of sane length (real ones have a few KB).
   auto token = json.find("access_token");
   if (token == json.end() || !token->is_string() || token->get_ref<const std::string&>().empty()) {
-    return MakeError("bad_response", "token answer has no access_token string");
+    return MakeError("bad_access_token", "token answer has no access_token string");
+  }
+  if (token->get_ref<const std::string&>().size() > kMaxAccessTokenBytes) {
+    return MakeError(
+        "bad_access_token",
+        fmt::format("token answer's access_token has {} bytes, at most {}",
+                    token->get_ref<const std::string&>().size(), kMaxAccessTokenBytes));
   }
 
-  // expires_in: seconds, as a number or (older endpoints) a numeric string.
+  // expires_in: seconds, as a number or (older endpoints) a numeric string,
+  // more than 0 and at most a year. (Range checked as a double first: a cast
+  // of 1e300 to an integer is undefined.)
   auto expires = json.find("expires_in");
   int64_t seconds = -1;
   if (expires != json.end() && expires->is_number()) {
-    seconds = static_cast<int64_t>(expires->get<double>());
+    double value = expires->get<double>();
+    if (value >= 1 && value <= kMaxExpiresInS) seconds = static_cast<int64_t>(value);
   } else if (expires != json.end() && expires->is_string()) {
     const std::string& text = expires->get_ref<const std::string&>();
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
     if (ec != std::errc() || end != text.data() + text.size()) seconds = -1;
   }
-  if (seconds <= 0 || seconds > 366 * 86400) {
-    return MakeError("bad_response", "token answer has no valid expires_in (seconds)");
+  if (seconds <= 0 || seconds > kMaxExpiresInS) {
+    return MakeError("bad_expires_in", "token answer has no valid expires_in (seconds)");
   }
   return AccessToken{token->get<std::string>(), now_ms + seconds * 1000, now_ms};
 }
@@ -242,19 +251,53 @@ Task<Result<AccessToken>> TokenSource::FetchFromLogin(const std::string& tenant)
                              {"grant_type", "client_credentials"}});
   int64_t sent_at = NowMs();
   Result<HttpResponse> response = co_await http_.Send(std::move(request));
-  if (!response.ok()) co_return response.error();
+  if (!response.ok()) {
+    if (auto reason = BadReasonOfHttpError(response.error().code)) {
+      Bad(tenant, *reason, 0, 0, response.error().message);
+    }
+    co_return response.error();
+  }
 
   // The answer.
   unsigned status = response->status;
-  if (status == 200) co_return ParseTokenResponse(response->body, sent_at);
+  size_t bytes = response->body.size();
+  if (status == 200) {
+    if (!IsJsonMediaType(response->Header("Content-Type"))) {
+      co_return Bad(tenant, BadReason::kContentType, status, bytes,
+                    fmt::format("Content-Type is \"{}\", expected application/json",
+                                Shorten(response->Header("Content-Type"))));
+    }
+    Result<AccessToken> token = ParseTokenResponse(response->body, sent_at);
+    if (!token.ok()) {
+      auto reason = BadReasonNamed(token.error().code).value_or(BadReason::kBadShape);
+      co_return Bad(tenant, reason, status, bytes, token.error().message);
+    }
+    co_return token;
+  }
   if (status == 429 || status == 503) {
     co_return ThrottledError("login", status, response->Header("Retry-After"));
   }
   std::string detail = OAuthErrorText(response->body);
+  BadReason reason = status >= 500 ? BadReason::kHttp5xx : BadReason::kHttp4xx;
   if (status == 400 || status == 401 || status == 403) {
+    bad_.Count(reason);
+    Log().warn("graph tenant {}: token: login answered {} ({} bytes): {}", tenant, status, bytes,
+               detail);
     co_return MakeError("auth_failed", fmt::format("login answered {} {}", status, detail));
   }
-  co_return MakeError("bad_response", fmt::format("login answered {} {}", status, detail));
+  co_return Bad(tenant, reason, status, bytes, fmt::format("login answered {} {}", status, detail));
+}
+
+// Counts one unusable token answer, logs it (never the token or the secret)
+// and returns its "bad_response" error.
+Error TokenSource::Bad(const std::string& tenant, BadReason reason, unsigned status, size_t bytes,
+                       const std::string& detail) {
+  bad_.Count(reason);
+  std::string status_text = status == 0 ? "no answer" : std::to_string(status);
+  Log().warn("graph tenant {}: token: {} ({}, {} bytes): {}", tenant, BadReasonName(reason),
+             status_text, bytes, detail);
+  return MakeError("bad_response", fmt::format("{} ({}, {} bytes): {}", BadReasonName(reason),
+                                               status_text, bytes, detail));
 }
 
 }  // namespace presence::graph

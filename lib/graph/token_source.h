@@ -7,6 +7,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "graph/bad_responses.h"
 #include "graph/http_client.h"
 #include "graph/url.h"
 #include "store/redis_client.h"
@@ -38,8 +39,10 @@ struct AccessToken {
 // Errors: "no_credentials" (no client id or secret configured for the
 // tenant), "auth_failed" (the login endpoint refused: 400/401/403, with its
 // error code and description), "throttled" (429/503), "bad_response"
-// (unparsable token answer, other statuses), and the HttpClient's transport
-// codes ("unavailable", "timeout"). Messages name the tenant:
+// (unparsable token answer, not application/json, other statuses), and the
+// HttpClient's codes ("unavailable", "timeout", "too_large"). Every unusable
+// answer is counted in bad_responses() and logged with the tenant, status,
+// reason and byte count, never the token or the secret. Messages name the tenant:
 //   "graph token for tenant contoso: login answered 401 invalid_client: ..."
 //
 // Not thread-safe: use from the io_context's single thread. config, http and
@@ -61,7 +64,13 @@ class TokenSource {
   // holds a newer token.
   Task<void> Invalidate(const std::string& tenant, std::string rejected = std::string());
 
+  // Counters of unusable login answers (endpoint "token").
+  const BadResponses& bad_responses() const { return bad_; }
+
  private:
+  Error Bad(const std::string& tenant, BadReason reason, unsigned status, size_t bytes,
+            const std::string& detail);
+
   struct Fetch;
 
   Task<Result<AccessToken>> LoadShared(const std::string& tenant);
@@ -75,10 +84,18 @@ class TokenSource {
   Result<BaseUrl> login_url_;
   std::map<std::string, AccessToken> local_;
   std::map<std::string, std::shared_ptr<Fetch>> fetches_;
+  BadResponses bad_{"token"};
 };
 
+// Longest access_token accepted (Entra ID tokens are a few KB).
+inline constexpr size_t kMaxAccessTokenBytes = 16 * 1024;
+
 // Parses the login endpoint's answer: access_token and expires_in (a number
-// or a numeric string, seconds). now_ms is the time the request was sent.
+// or a numeric string, seconds, 1 to 366 days' worth). now_ms is the time the
+// request was sent. Errors carry the reason's name (bad_responses.h) as code:
+// "not_json", "bad_shape" (not an object), "bad_access_token" (missing, not a
+// non-empty string, over kMaxAccessTokenBytes), "bad_expires_in" (missing,
+// mistyped, not positive, over a year). Never throws.
 Result<AccessToken> ParseTokenResponse(std::string_view body, int64_t now_ms);
 
 }  // namespace presence::graph

@@ -64,25 +64,22 @@ Task<void> PollJob::Round() {
     }
   }
 
-  // Ask Graph, all tenants at once, and collect the changes per partition.
+  // Ask Graph, all tenants at once. Each tenant's changes are written as soon
+  // as it has answered, so a slow or hanging tenant (cut at graph.timeout_ms)
+  // holds back no other tenant's changes.
   auto requests_before = stats_.graph_requests;
-  std::vector<Task<std::vector<Change>>> polls;
-  for (auto& [tenant, users] : tenants) polls.push_back(PollTenant(tenant, std::move(users)));
-  auto results = co_await WhenAll(std::move(polls));
-  std::map<uint32_t, std::vector<Change>> changes;
-  for (const auto& [p, epoch] : owned) changes[p];
-  size_t changed = 0;
-  for (auto& tenant_changes : results) {
-    for (auto& change : tenant_changes) {
-      changes[change.partition].push_back(std::move(change));
-      ++changed;
-    }
+  std::vector<Task<size_t>> polls;
+  for (auto& [tenant, users] : tenants) {
+    polls.push_back(PollAndApply(tenant, std::move(users), owned));
   }
+  auto counts = co_await WhenAll(std::move(polls));
+  size_t changed = 0;
+  for (size_t count : counts) changed += count;
 
-  // Write per partition, fenced by the epoch the partition was owned at.
-  std::vector<Task<void>> writes;
-  for (auto& [p, list] : changes) writes.push_back(Apply(p, owned[p], std::move(list)));
-  co_await WhenAll(std::move(writes));
+  // Every owned partition's poll report, fenced by the epoch it was owned at.
+  std::vector<Task<void>> reports;
+  for (const auto& [p, epoch] : owned) reports.push_back(Apply(p, epoch, {}));
+  co_await WhenAll(std::move(reports));
   ++stats_.rounds;
   log_->debug("round {}: {} partitions, {} tenants, {} agents, {} Graph requests, {} changes",
               stats_.rounds, owned.size(), tenants.size(), agents,
@@ -138,7 +135,23 @@ Task<void> PollJob::RefreshRosters(const std::map<uint32_t, uint64_t>& owned) {
   }
 }
 
+// Polls one tenant and writes its changes, per partition; returns how many.
+Task<size_t> PollJob::PollAndApply(std::string tenant,
+                                   std::map<std::string, std::vector<Slot>> users,
+                                   std::map<uint32_t, uint64_t> owned) {
+  std::vector<Change> changes = co_await PollTenant(std::move(tenant), std::move(users));
+  const size_t count = changes.size();
+  std::map<uint32_t, std::vector<Change>> by_partition;
+  for (auto& change : changes) by_partition[change.partition].push_back(std::move(change));
+  std::vector<Task<void>> writes;
+  for (auto& [p, list] : by_partition) writes.push_back(Apply(p, owned[p], std::move(list)));
+  co_await WhenAll(std::move(writes));
+  co_return count;
+}
+
 // Polls one tenant's users in batches and returns the presence changes.
+// Graph's answer is already checked (PresenceReader): malformed items, ids
+// not asked for and duplicated ids are not in it.
 Task<std::vector<PollJob::Change>> PollJob::PollTenant(
     std::string tenant, std::map<std::string, std::vector<Slot>> users) {
   std::vector<Change> changes;
@@ -176,7 +189,8 @@ Task<std::vector<PollJob::Change>> PollJob::PollTenant(
         blocked_until_[tenant] = Clock::now() + wait;
         log_->warn("graph tenant {}: {}; next request in {} ms", tenant, answer.error().message,
                    wait.count());
-      } else {
+      } else if (answer.error().code != "bad_response" && answer.error().code != "graph_error") {
+        // (Unusable answers were logged with their details by the reader.)
         log_->warn("graph tenant {}: {}", tenant, answer.error().message);
       }
       break;

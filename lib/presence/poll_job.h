@@ -42,8 +42,9 @@ struct PollStats {
 //   1. re-reads the roster of owned partitions whose revision moved,
 //   2. asks Graph for the presence of all their agents, tenant by tenant,
 //      in batches of at most batch_size ids that span partitions,
-//   3. writes only real changes through presence_apply, one call per
-//      partition, fenced by the partition's lease epoch.
+//   3. writes only real changes through presence_apply, per tenant as soon
+//      as it answered and per partition, fenced by the partition's lease
+//      epoch; then each partition's poll report.
 // A tenant answered 429/503 is left alone until its Retry-After has passed.
 class PollJob {
  public:
@@ -70,6 +71,8 @@ class PollJob {
 
   Task<void> Round();
   Task<void> RefreshRosters(const std::map<uint32_t, uint64_t>& owned);
+  Task<size_t> PollAndApply(std::string tenant, std::map<std::string, std::vector<Slot>> users,
+                            std::map<uint32_t, uint64_t> owned);
   Task<std::vector<Change>> PollTenant(std::string tenant,
                                        std::map<std::string, std::vector<Slot>> users);
   Task<void> Apply(uint32_t partition, uint64_t epoch, std::vector<Change> changes);

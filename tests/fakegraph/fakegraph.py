@@ -92,6 +92,43 @@ MULTI_TENANT_ALIASES = ("common", "organizations", "consumers")
 TOKEN_PATH_RE = re.compile(r"^/([^/]+)/oauth2/v2\.0/token$")
 USER_PRESENCE_RE = re.compile(r"^/v1\.0/users/([^/]+)/presence$")
 FAKE_PRESENCE_RE = re.compile(r"^/_fake/presence/([^/]+)$")
+FAKE_HOSTILE_RE = re.compile(r"^/_fake/hostile/([^/]+)$")
+
+# Hostile answers a tenant can be switched to (PUT /_fake/hostile/{tenant}), per endpoint.
+# Each answers every request of that tenant's endpoint until switched back.
+HOSTILE_PRESENCE_MODES = {
+    "garbage": "200, application/json, a body that is not JSON",
+    "not_object": "200, a JSON array instead of an object",
+    "no_value": "200, an object without 'value'",
+    "value_not_array": "200, 'value' is an object",
+    "bad_items": "200, every item with a missing or mistyped id/availability/activity",
+    "extra_items": "200, more items than ids asked for",
+    "unknown_ids": "200, as many items as asked, for ids not asked for",
+    "duplicate_ids": "200, the first id asked answered once per id asked",
+    "unknown_values": "200, availability and activity strings Graph does not have",
+    "overlong": "200, availability and activity strings of 1 MB",
+    "huge": "200, a 50 MB body (Content-Length says so)",
+    "drip": "200, Content-Length 1000, then one byte every 0.2 s",
+    "hang": "no answer at all until switched back (or 300 s)",
+    "wrong_content_type": "200, a correct body as text/html",
+    "status_500": "500 with a Graph error body",
+    "status_502": "502 with an HTML body",
+}
+HOSTILE_TOKEN_MODES = {
+    "garbage": "200, a body that is not JSON",
+    "no_access_token": "200, expires_in but no access_token",
+    "access_token_number": "200, access_token is a number",
+    "expires_in_mistyped": "200, expires_in is \"soon\"",
+    "expires_in_negative": "200, expires_in is -60",
+    "expires_in_huge": "200, expires_in is 1e300",
+    "hang": "no answer at all until switched back (or 300 s)",
+    "status_400": "400 invalid_request with an OAuth error body",
+    "status_401": "401 invalid_client with an OAuth error body",
+}
+HOSTILE_ENDPOINTS = {"presence": HOSTILE_PRESENCE_MODES, "token": HOSTILE_TOKEN_MODES}
+HANG_LIMIT_S = 300.0
+HUGE_BODY_BYTES = 50 * 1024 * 1024
+OVERLONG_BYTES = 1024 * 1024
 
 # Settings that POST /_fake/config may change, with their type and lower bound.
 RUNTIME_SETTINGS = {
@@ -114,6 +151,9 @@ CONTROL_HELP = """control endpoints (not Graph):
   POST /_fake/config          change run-time settings: """ + ", ".join(RUNTIME_SETTINGS) + """
   POST /_fake/step            {"ticks": N} run N walk ticks now
   POST /_fake/expire-tokens   make every issued token invalid
+  PUT  /_fake/hostile/{tenant}  {"presence": MODE|null, "token": MODE|null}: hostile answers
+  DELETE /_fake/hostile/{tenant}  answer that tenant normally again
+  GET  /_fake/hostile         the hostile tenants and every mode with what it answers
 """
 
 
@@ -136,6 +176,23 @@ def log(message):
 
 def utc_now_iso():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def broken_item(item, index):
+    """A presence item made malformed, a different way for each index (mode bad_items)."""
+    ways = (
+        lambda: {k: v for k, v in item.items() if k != "id"},
+        lambda: {**item, "id": 12345},
+        lambda: {**item, "id": None},
+        lambda: {**item, "availability": None},
+        lambda: {**item, "availability": 7},
+        lambda: {k: v for k, v in item.items() if k != "availability"},
+        lambda: {**item, "activity": {"nested": {"value": "Busy"}}},
+        lambda: {**item, "activity": ["Busy"]},
+        lambda: {k: v for k, v in item.items() if k != "activity"},
+        lambda: "not an object",
+    )
+    return ways[index % len(ways)]()
 
 
 class User:
@@ -196,6 +253,7 @@ def new_stats():
         "bad_requests": 0,
         "walk_ticks": 0,
         "walk_changes": 0,
+        "hostile_answers": 0,
         "tenants": {},
     }
 
@@ -216,6 +274,7 @@ class FakeGraphState:
         self.windows = collections.defaultdict(collections.deque)  # tenant -> request times
         self.users = {}  # lower-case GUID -> User
         self.stats = new_stats()
+        self.hostile = {}  # tenant -> {"presence": mode, "token": mode}
 
     # ---- identity platform ----
 
@@ -438,6 +497,51 @@ class FakeGraphState:
             self.tokens.clear()
             return count
 
+    def set_hostile(self, tenant, modes):
+        """Validates then sets a tenant's hostile modes; returns them."""
+        if not isinstance(modes, dict):
+            raise RequestError(400, "BadRequest", "hostile body must be a JSON object")
+        parsed = {}
+        for endpoint, mode in modes.items():
+            if endpoint not in HOSTILE_ENDPOINTS:
+                raise RequestError(400, "BadRequest", f"unknown endpoint '{endpoint}'; known: "
+                                   f"{', '.join(HOSTILE_ENDPOINTS)}")
+            if mode is not None and mode not in HOSTILE_ENDPOINTS[endpoint]:
+                raise RequestError(400, "BadRequest",
+                                   f"unknown {endpoint} mode {mode!r}; known: "
+                                   f"{', '.join(HOSTILE_ENDPOINTS[endpoint])}")
+            if mode is not None:
+                parsed[endpoint] = mode
+        with self.lock:
+            if parsed:
+                self.hostile[tenant] = parsed
+            else:
+                self.hostile.pop(tenant, None)
+            return dict(parsed)
+
+    def clear_hostile(self, tenant):
+        with self.lock:
+            return self.hostile.pop(tenant, None) is not None
+
+    def hostile_mode(self, tenant, endpoint):
+        """The tenant's hostile mode of endpoint, or None; counts the answer."""
+        with self.lock:
+            mode = self.hostile.get(tenant, {}).get(endpoint)
+            if mode is not None:
+                self.stats["hostile_answers"] += 1
+                stats = self.tenant_stats(tenant)
+                stats["hostile_answers"] = stats.get("hostile_answers", 0) + 1
+            return mode
+
+    def still_hostile(self, tenant, endpoint, mode):
+        with self.lock:
+            return not self.stopping and self.hostile.get(tenant, {}).get(endpoint) == mode
+
+    def hostile_snapshot(self):
+        with self.lock:
+            return {"tenants": json.loads(json.dumps(self.hostile)),
+                    "modes": {name: dict(modes) for name, modes in HOSTILE_ENDPOINTS.items()}}
+
     def update_settings(self, changes):
         """Validates every change first, then applies them all; returns the settings."""
         if not isinstance(changes, dict):
@@ -580,6 +684,10 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError(400, "invalid_request",
                                f"AADSTS90015: parameter '{repeated[0]}' is given more than once.")
         form = {name: values[0] for name, values in fields.items()}
+        mode = self.state.hostile_mode(tenant, "token")
+        if mode is not None:
+            self.hostile_token(tenant, mode)
+            return
         self.send_json(200, self.state.issue_token(tenant, form), LOGIN_JSON)
 
     # ---- Graph ----
@@ -621,6 +729,10 @@ class Handler(BaseHTTPRequestHandler):
                 wanted.append(user_id.lower())
         self.state.note_batch(tenant, len(ids), answered=True)
         self.pause()
+        mode = self.state.hostile_mode(tenant, "presence")
+        if mode is not None:
+            self.hostile_presences(tenant, mode, wanted)
+            return
         self.send_json(200, {"@odata.context": BATCH_CONTEXT,
                              "value": self.state.presences(wanted)}, GRAPH_JSON)
 
@@ -641,11 +753,135 @@ class Handler(BaseHTTPRequestHandler):
         if latency > 0:
             time.sleep(latency)
 
+    # ---- hostile answers ----
+
+    def hostile_presences(self, tenant, mode, ids):
+        """Answers a presence batch of ids in a hostile mode (HOSTILE_PRESENCE_MODES)."""
+        log(f"hostile presence answer '{mode}' to tenant {tenant} ({len(ids)} ids)")
+        items = self.state.presences(ids)
+        if mode in ("garbage", "hang", "drip", "huge", "status_502"):
+            self.hostile_raw(tenant, "presence", mode)
+            return
+        bodies = {
+            "not_object": lambda: [items],
+            "no_value": lambda: {"@odata.context": BATCH_CONTEXT, "values": items},
+            "value_not_array": lambda: {"value": {"id": ids[0]}},
+            "bad_items": lambda: {"value": [broken_item(item, i) for i, item in
+                                            enumerate(items)]},
+            "extra_items": lambda: {"value": items + [
+                User(str(uuid.uuid4()), 0).to_graph() for _ in range(3)]},
+            "unknown_ids": lambda: {"value": [
+                {**item, "id": str(uuid.uuid4())} for item in items]},
+            "duplicate_ids": lambda: {"value": [items[0]] * len(items)},
+            "unknown_values": lambda: {"value": [
+                {**item, "availability": "Sleeping", "activity": "Dreaming"} for item in items]},
+            "overlong": lambda: {"value": [
+                {**item, "availability": "B" * OVERLONG_BYTES, "activity": "x" * OVERLONG_BYTES}
+                for item in items]},
+        }
+        if mode == "wrong_content_type":
+            self.send_json(200, {"value": items}, "text/html; charset=utf-8")
+        elif mode == "status_500":
+            raise RequestError(500, "InternalServerError", "hostile mode status_500")
+        else:
+            self.send_json(200, bodies[mode](), GRAPH_JSON)
+
+    def hostile_token(self, tenant, mode):
+        """Answers a token request in a hostile mode (HOSTILE_TOKEN_MODES)."""
+        log(f"hostile token answer '{mode}' to tenant {tenant}")
+        ttl = self.state.settings["token_ttl"]
+        bodies = {
+            "no_access_token": {"token_type": "Bearer", "expires_in": ttl},
+            "access_token_number": {"token_type": "Bearer", "expires_in": ttl,
+                                    "access_token": 12345},
+            "expires_in_mistyped": {"token_type": "Bearer", "expires_in": "soon",
+                                    "access_token": "fake.hostile"},
+            "expires_in_negative": {"token_type": "Bearer", "expires_in": -60,
+                                    "access_token": "fake.hostile"},
+        }
+        if mode in ("garbage", "hang"):
+            self.hostile_raw(tenant, "token", mode)
+        elif mode == "expires_in_huge":
+            self.send_raw(200, b'{"token_type":"Bearer","expires_in":1e300,'
+                               b'"access_token":"fake.hostile"}', LOGIN_JSON)
+        elif mode == "status_400":
+            raise RequestError(400, "invalid_request", "AADSTS900144: hostile mode status_400")
+        elif mode == "status_401":
+            raise RequestError(401, "invalid_client", "AADSTS7000215: hostile mode status_401")
+        else:
+            self.send_json(200, bodies[mode], LOGIN_JSON)
+
+    def hostile_raw(self, tenant, endpoint, mode):
+        """The modes that are not a JSON body: garbage, hang, drip, huge, status_502."""
+        if mode == "garbage":
+            self.send_raw(200, b"<html>\x00\xff\xfe not json {{{", "application/json")
+        elif mode == "status_502":
+            self.send_raw(502, b"<html><body>502 Bad Gateway</body></html>", "text/html")
+        elif mode == "huge":
+            self.close_connection = True
+            self.send_headers_only(200, GRAPH_JSON, HUGE_BODY_BYTES)
+            chunk = b" " * (1024 * 1024)
+            try:
+                self.wfile.write(b'{"value": [')
+                for _ in range(HUGE_BODY_BYTES // len(chunk)):
+                    self.wfile.write(chunk)
+            except OSError:
+                pass  # the client gave up, as it should
+        elif mode == "drip":
+            self.close_connection = True
+            self.send_headers_only(200, GRAPH_JSON, 1000)
+            try:
+                for _ in range(1000):
+                    if not self.state.still_hostile(tenant, endpoint, mode):
+                        break
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass
+        else:  # hang: say nothing until switched back, stopped or HANG_LIMIT_S
+            self.close_connection = True
+            deadline = time.monotonic() + HANG_LIMIT_S
+            while self.state.still_hostile(tenant, endpoint, mode) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.05)
+
+    def send_headers_only(self, status, content_type, length):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(length))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.flush()
+
+    def send_raw(self, status, payload, content_type):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("request-id", self.request_id)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(payload)
+
     # ---- control ----
 
     def route_control(self, method, path, body):
         presence_match = FAKE_PRESENCE_RE.match(path)
-        if presence_match:
+        hostile_match = FAKE_HOSTILE_RE.match(path)
+        if hostile_match and method in ("PUT", "DELETE"):
+            tenant = urllib.parse.unquote(hostile_match.group(1))
+            if method == "PUT":
+                modes = self.state.set_hostile(tenant, self.json_body(body))
+                log(f"tenant {tenant} hostile: {json.dumps(modes, sort_keys=True)}")
+                self.send_json(200, {"tenant": tenant, "hostile": modes})
+            else:
+                cleared = self.state.clear_hostile(tenant)
+                log(f"tenant {tenant} answered normally again")
+                self.send_json(200, {"tenant": tenant, "cleared": cleared})
+        elif (method, path) == ("GET", "/_fake/hostile"):
+            self.send_json(200, self.state.hostile_snapshot())
+        elif presence_match:
             self.control_presence(method, urllib.parse.unquote(presence_match.group(1)), body)
         elif (method, path) == ("GET", "/_fake/stats"):
             self.send_json(200, self.state.snapshot_stats())

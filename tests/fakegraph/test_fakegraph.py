@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -42,7 +43,7 @@ class Answer:
         self.raw = body
         try:
             self.json = json.loads(body) if body else None
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             self.json = None
 
 
@@ -308,6 +309,169 @@ class SetPresenceTest(SharedFakeTest):
     def test_peek_at_unseen_user_is_404(self):
         with self.assertRaises(FakeGraphError):
             self.graph.presence(str(uuid.uuid4()))
+
+
+class HostileTest(SharedFakeTest):
+    """Hostile modes: one tenant answered badly, the others normally."""
+
+    def tearDown(self):
+        self.graph.normal("acme")
+        self.graph.normal("evil")
+
+    def presences(self, ids, tenant="evil", timeout=10):
+        token = token_for(self.graph, tenant)
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+        connection = http.client.HTTPConnection("127.0.0.1", self.graph.port, timeout=timeout)
+        try:
+            connection.request("POST", BATCH_PATH, json.dumps({"ids": ids}), headers)
+            response = connection.getresponse()
+            return response.status, response.getheader("Content-Type"), response.read()
+        finally:
+            connection.close()
+
+    def test_modes_are_listed_and_unknown_ones_refused(self):
+        modes = self.graph.hostile_modes()["modes"]
+        self.assertIn("garbage", modes["presence"])
+        self.assertIn("hang", modes["token"])
+        for body in ({"presence": "nope"}, {"token": "garbage2"}, {"other": "garbage"}):
+            with self.subTest(body=body), self.assertRaises(FakeGraphError):
+                self.graph.control("PUT", "/_fake/hostile/evil", body)
+
+    def test_only_the_hostile_tenant_is_answered_badly(self):
+        ids = guids(2, "e000")
+        self.graph.hostile("evil", presence="garbage")
+        self.assertEqual(self.graph.hostile_modes()["tenants"], {"evil": {"presence": "garbage"}})
+        status, _, body = self.presences(ids)
+        self.assertEqual(status, 200)
+        self.assertRaises(ValueError, json.loads, body)
+        status, _, body = self.presences(ids, tenant="acme")
+        self.assertEqual(len(json.loads(body)["value"]), 2)
+        self.assertTrue(self.graph.normal("evil"))
+        status, _, body = self.presences(ids)
+        self.assertEqual(len(json.loads(body)["value"]), 2)
+
+    def test_json_presence_modes_have_their_shape(self):
+        ids = guids(10, "e100")
+        expected = {
+            "not_object": lambda j: isinstance(j, list),
+            "no_value": lambda j: isinstance(j, dict) and "value" not in j,
+            "value_not_array": lambda j: isinstance(j["value"], dict),
+            "extra_items": lambda j: len(j["value"]) > len(ids),
+            "unknown_ids": lambda j: len(j["value"]) == len(ids) and
+            not {item["id"] for item in j["value"]} & set(ids),
+            "duplicate_ids": lambda j: [item["id"] for item in j["value"]] == [ids[0]] * 10,
+            "unknown_values": lambda j: {item["availability"] for item in j["value"]} ==
+            {"Sleeping"},
+            "overlong": lambda j: len(j["value"][0]["availability"]) == 1024 * 1024,
+        }
+        for mode, check in expected.items():
+            with self.subTest(mode=mode):
+                self.graph.hostile("evil", presence=mode)
+                status, content_type, body = self.presences(ids)
+                self.assertEqual(status, 200)
+                self.assertTrue(check(json.loads(body)), body[:300])
+
+    def test_bad_items_are_each_malformed(self):
+        ids = guids(10, "e200")
+        self.graph.hostile("evil", presence="bad_items")
+        items = json.loads(self.presences(ids)[2])["value"]
+        self.assertEqual(len(items), 10)
+        for item in items:
+            with self.subTest(item=item):
+                well_formed = isinstance(item, dict) and all(
+                    isinstance(item.get(name), str) for name in ("id", "availability", "activity"))
+                self.assertFalse(well_formed)
+
+    def test_wrong_content_type_and_5xx(self):
+        ids = guids(1, "e300")
+        self.graph.hostile("evil", presence="wrong_content_type")
+        status, content_type, body = self.presences(ids)
+        self.assertEqual((status, content_type.split(";")[0]), (200, "text/html"))
+        self.assertEqual(len(json.loads(body)["value"]), 1)
+        for mode, code in (("status_500", 500), ("status_502", 502)):
+            with self.subTest(mode=mode):
+                self.graph.hostile("evil", presence=mode)
+                self.assertEqual(self.presences(ids)[0], code)
+
+    def test_huge_body_says_50_mb(self):
+        self.graph.hostile("evil", presence="huge")
+        token = token_for(self.graph, "evil")
+        connection = http.client.HTTPConnection("127.0.0.1", self.graph.port, timeout=10)
+        try:
+            connection.request("POST", BATCH_PATH, json.dumps({"ids": guids(1, "e400")}),
+                               {"Content-Type": "application/json",
+                                "Authorization": f"Bearer {token}"})
+            response = connection.getresponse()
+            self.assertEqual(int(response.getheader("Content-Length")), 50 * 1024 * 1024)
+            self.assertEqual(len(response.read(1024 * 1024)), 1024 * 1024)
+        finally:
+            connection.close()
+
+    def raw_presences(self, ids, seconds):
+        """Sends a batch request and returns what arrived within `seconds`."""
+        token = token_for(self.graph, "evil")
+        body = json.dumps({"ids": ids})
+        request = (f"POST {BATCH_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n"
+                   f"{body}").encode()
+        received = b""
+        with socket.create_connection(("127.0.0.1", self.graph.port), timeout=0.2) as sock:
+            sock.sendall(request)
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                try:
+                    chunk = sock.recv(65536)
+                except socket.timeout:
+                    continue
+                if not chunk:
+                    break
+                received += chunk
+        return received
+
+    def test_hang_sends_nothing(self):
+        self.graph.hostile("evil", presence="hang")
+        self.assertEqual(self.raw_presences(guids(1, "e500"), 1.0), b"")
+
+    def test_drip_sends_a_byte_at_a_time(self):
+        self.graph.hostile("evil", presence="drip")
+        received = self.raw_presences(guids(1, "e600"), 1.0)
+        head, _, body = received.partition(b"\r\n\r\n")
+        self.assertIn(b"Content-Length: 1000", head)
+        self.assertLess(len(body), 20)
+
+    def test_token_modes(self):
+        checks = {
+            "garbage": lambda a: a.status == 200 and a.json is None,
+            "no_access_token": lambda a: "access_token" not in a.json,
+            "access_token_number": lambda a: a.json["access_token"] == 12345,
+            "expires_in_mistyped": lambda a: a.json["expires_in"] == "soon",
+            "expires_in_negative": lambda a: a.json["expires_in"] == -60,
+            "expires_in_huge": lambda a: a.json["expires_in"] == 1e300,
+            "status_400": lambda a: a.status == 400 and a.json["error"] == "invalid_request",
+            "status_401": lambda a: a.status == 401 and a.json["error"] == "invalid_client",
+        }
+        for mode, check in checks.items():
+            with self.subTest(mode=mode):
+                self.graph.hostile("evil", token=mode)
+                answer = request_token(self.graph, "evil")
+                self.assertTrue(check(answer), answer.raw)
+                self.assertEqual(request_token(self.graph, "acme").status, 200)
+
+    def test_token_hang_ends_when_switched_back(self):
+        self.graph.hostile("evil", token="hang")
+        form = urllib.parse.urlencode({"client_id": "app-1", "client_secret": "s",
+                                       "scope": SCOPE, "grant_type": "client_credentials"})
+        connection = http.client.HTTPConnection("127.0.0.1", self.graph.port, timeout=1)
+        try:
+            connection.request("POST", "/evil/oauth2/v2.0/token", form,
+                               {"Content-Type": "application/x-www-form-urlencoded"})
+            with self.assertRaises(OSError):
+                connection.getresponse()
+        finally:
+            connection.close()
+        self.graph.normal("evil")
+        self.assertEqual(request_token(self.graph, "evil").status, 200)
+        self.assertGreater(self.graph.stats()["tenants"]["evil"]["hostile_answers"], 0)
 
 
 class ThrottlingTest(unittest.TestCase):

@@ -7,6 +7,8 @@
         graph.set_presence(guid, "Busy", "InACall")
         graph.stats()["tenants"]["acme"]["presence_requests"]
         graph.config(rate_limit=10, rate_window=2)
+        graph.hostile("acme", presence="garbage")   # hostile answers for one tenant
+        graph.normal("acme")
 
 Keyword options become command-line flags (token_ttl=1 -> --token-ttl 1; quiet=True ->
 --quiet); see `fakegraph.py --help`. The fake's log (stderr) goes to a file whose path is
@@ -164,6 +166,20 @@ class FakeGraph:
     def step(self, ticks=1):
         """Runs walk ticks now; returns how many user moves they made."""
         return self.control("POST", "/_fake/step", {"ticks": ticks})["changed"]
+
+    def hostile(self, tenant, presence=None, token=None):
+        """Makes the fake answer tenant's presence and/or token requests in a hostile mode
+        (see GET /_fake/hostile for the modes); None leaves that endpoint normal."""
+        return self.control("PUT", f"/_fake/hostile/{tenant}",
+                            {"presence": presence, "token": token})["hostile"]
+
+    def normal(self, tenant):
+        """Answers tenant normally again (undoes hostile())."""
+        return self.control("DELETE", f"/_fake/hostile/{tenant}")["cleared"]
+
+    def hostile_modes(self):
+        """{"tenants": {tenant: {endpoint: mode}}, "modes": {endpoint: {mode: what}}}."""
+        return self.control("GET", "/_fake/hostile")
 
     def expire_tokens(self):
         return self.control("POST", "/_fake/expire-tokens", {})["expired"]

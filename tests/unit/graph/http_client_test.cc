@@ -229,7 +229,7 @@ TEST_CASE("http client: a body over the limit is refused", "[graph][http]") {
   auto response = Run<Result<HttpResponse>>(
       io, [&] { return client.Send(Request(LocalUrl(server.port()), "/big")); });
   REQUIRE_FALSE(response.ok());
-  CHECK(response.error().code == "bad_response");
+  CHECK(response.error().code == "too_large");
   CHECK_THAT(response.error().message, Catch::EndsWith("response body larger than 1024 bytes"));
 }
 
