@@ -11,11 +11,16 @@ namespace presence::api {
 namespace {
 
 // The tenant and agent path parameters, validated.
-Result<AgentKey> PathIds(const http::Request& request, bool with_agent) {
+Result<AgentKey> PathIds(const http::Request& request, bool with_agent,
+                         const RequestLimits& limits) {
   AgentKey key{request.Param("tenant"), with_agent ? request.Param("agent") : ""};
-  if (auto ok = ValidateId("tenant", key.tenant); !ok.ok()) return ok.error();
+  if (auto ok = ValidateId("tenant", key.tenant, limits.max_id_length); !ok.ok()) {
+    return ok.error();
+  }
   if (with_agent) {
-    if (auto ok = ValidateId("agent", key.agent); !ok.ok()) return ok.error();
+    if (auto ok = ValidateId("agent", key.agent, limits.max_id_length); !ok.ok()) {
+      return ok.error();
+    }
   }
   return key;
 }
@@ -52,13 +57,13 @@ const nlohmann::json* Member(const nlohmann::json& body, const char* name) {
 
 // The checks every JSON command shares: Content-Type, Idempotency-Key, the
 // absence of query parameters, and a body that is a JSON object.
-Result<nlohmann::json> JsonCommandBody(const http::Request& request) {
+Result<nlohmann::json> JsonCommandBody(const http::Request& request, const RequestLimits& limits) {
   if (auto ok = CheckJsonContentType(request.Header("Content-Type")); !ok.ok()) return ok.error();
   if (auto ok = ValidateIdempotencyKey(request.Header("Idempotency-Key")); !ok.ok()) {
     return ok.error();
   }
   if (auto query = Query(request, {}); !query.ok()) return query.error();
-  return ParseJsonObject(request.body);
+  return ParseJsonObject(request.body, limits.max_json_depth);
 }
 
 // The Idempotency-Key of a command and the fingerprint of everything that
@@ -77,12 +82,13 @@ std::optional<store::Idempotency> IdempotencyOf(const http::Request& request) {
 
 }  // namespace
 
-Result<store::PutAgentCommand> ParsePutAgentRequest(const http::Request& request) {
-  auto ids = PathIds(request, true);
+Result<store::PutAgentCommand> ParsePutAgentRequest(const http::Request& request,
+                                                    const RequestLimits& limits) {
+  auto ids = PathIds(request, true, limits);
   if (!ids.ok()) return ids.error();
   auto if_match = ParseIfMatch(request.Header("If-Match"));
   if (!if_match.ok()) return if_match.error();
-  auto body = JsonCommandBody(request);
+  auto body = JsonCommandBody(request, limits);
   if (!body.ok()) return body.error();
   if (auto ok = CheckKnownFields(*body, {"source", "graph_user_id", "seq", "labels"}); !ok.ok()) {
     return ok.error();
@@ -119,7 +125,7 @@ Result<store::PutAgentCommand> ParsePutAgentRequest(const http::Request& request
     command.seq = *parsed;
   }
   if (const nlohmann::json* labels = Member(*body, "labels")) {
-    auto parsed = ParseLabels(*labels);
+    auto parsed = ParseLabels(*labels, limits);
     if (!parsed.ok()) return parsed.error();
     command.labels_json = *parsed;
   }
@@ -127,8 +133,9 @@ Result<store::PutAgentCommand> ParsePutAgentRequest(const http::Request& request
   return command;
 }
 
-Result<store::DeleteAgentCommand> ParseDeleteAgentRequest(const http::Request& request) {
-  auto ids = PathIds(request, true);
+Result<store::DeleteAgentCommand> ParseDeleteAgentRequest(const http::Request& request,
+                                                          const RequestLimits& limits) {
+  auto ids = PathIds(request, true, limits);
   if (!ids.ok()) return ids.error();
   auto if_match = ParseIfMatch(request.Header("If-Match"));
   if (!if_match.ok()) return if_match.error();
@@ -151,15 +158,16 @@ Result<store::DeleteAgentCommand> ParseDeleteAgentRequest(const http::Request& r
   return command;
 }
 
-Result<AgentKey> ParseGetAgentRequest(const http::Request& request) {
-  auto ids = PathIds(request, true);
+Result<AgentKey> ParseGetAgentRequest(const http::Request& request, const RequestLimits& limits) {
+  auto ids = PathIds(request, true, limits);
   if (!ids.ok()) return ids.error();
   if (auto query = Query(request, {}); !query.ok()) return query.error();
   return ids;
 }
 
-Result<ListAgentsQuery> ParseListAgentsRequest(const http::Request& request) {
-  auto ids = PathIds(request, false);
+Result<ListAgentsQuery> ParseListAgentsRequest(const http::Request& request,
+                                               const RequestLimits& limits) {
+  auto ids = PathIds(request, false, limits);
   if (!ids.ok()) return ids.error();
   auto query = Query(request, {"cursor", "limit"});
   if (!query.ok()) return query.error();
@@ -179,12 +187,13 @@ Result<ListAgentsQuery> ParseListAgentsRequest(const http::Request& request) {
 }
 
 Result<store::PushPresenceCommand> ParsePushPresenceRequest(const http::Request& request,
-                                                            uint64_t now_ms) {
-  auto ids = PathIds(request, true);
+                                                            uint64_t now_ms,
+                                                            const RequestLimits& limits) {
+  auto ids = PathIds(request, true, limits);
   if (!ids.ok()) return ids.error();
   auto if_match = ParseIfMatch(request.Header("If-Match"));
   if (!if_match.ok()) return if_match.error();
-  auto body = JsonCommandBody(request);
+  auto body = JsonCommandBody(request, limits);
   if (!body.ok()) return body.error();
   if (auto ok = CheckKnownFields(*body, {"availability", "activity", "observed_at"}); !ok.ok()) {
     return ok.error();

@@ -1,5 +1,6 @@
 #include "api/validation.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
@@ -113,10 +114,11 @@ unsigned ValidationStatus(const Error& error) {
   return error.code == "unsupported_media_type" ? 415 : 400;
 }
 
-Status ValidateId(std::string_view what, std::string_view id) {
-  if (id.empty() || id.size() > kMaxIdLength) {
+Status ValidateId(std::string_view what, std::string_view id, size_t max_length) {
+  max_length = std::min(max_length, kMaxIdLength);
+  if (id.empty() || id.size() > max_length) {
     return MakeError("bad_id", fmt::format("{} id \"{}\" must be 1 to {} characters long", what,
-                                           ShowText(id), kMaxIdLength));
+                                           ShowText(id), max_length));
   }
   for (char c : id) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '-' ||
@@ -126,6 +128,11 @@ Status ValidateId(std::string_view what, std::string_view id) {
                        fmt::format("{} id \"{}\" may only contain letters, digits and -_.@", what,
                                    ShowText(id)));
     }
+  }
+  if (id.find_first_not_of('.') == std::string_view::npos) {
+    return MakeError("bad_id", fmt::format("{} id \"{}\" must not be dots only: \".\" and \"..\" "
+                                           "are path steps",
+                                           what, ShowText(id)));
   }
   return Ok{};
 }
@@ -319,13 +326,13 @@ Result<std::string> ParseGraphUserId(const nlohmann::json& value) {
                                Show(value)));
 }
 
-Result<std::string> ParseLabels(const nlohmann::json& value) {
+Result<std::string> ParseLabels(const nlohmann::json& value, const RequestLimits& limits) {
   if (!value.is_object()) {
     return MakeError("bad_labels", fmt::format("labels must be an object, got {}", Show(value)));
   }
-  if (value.size() > kMaxLabels) {
+  if (value.size() > limits.max_labels) {
     return MakeError("bad_labels", fmt::format("labels has {} entries, at most {} are allowed",
-                                               value.size(), kMaxLabels));
+                                               value.size(), limits.max_labels));
   }
   for (const auto& [key, label] : value.items()) {
     if (key.empty() || CodePoints(key) > kMaxLabelKeyLength || HasControlCharacter(key)) {
@@ -347,7 +354,13 @@ Result<std::string> ParseLabels(const nlohmann::json& value) {
     }
   }
   // nlohmann's object keeps keys sorted, so dump() is the canonical text.
-  return value.dump();
+  std::string text = value.dump();
+  if (text.size() > limits.max_labels_bytes) {
+    return MakeError("bad_labels", fmt::format("labels take {} bytes as JSON, at most {} are "
+                                               "allowed",
+                                               text.size(), limits.max_labels_bytes));
+  }
+  return text;
 }
 
 Result<std::string> ParseAvailability(const nlohmann::json& value) {
@@ -358,13 +371,49 @@ Result<std::string> ParseActivity(const nlohmann::json& value) {
   return ParsePresenceValue(value, "activity", &graph::NormalizeActivity);
 }
 
-Result<nlohmann::json> ParseJsonObject(std::string_view body) {
+Status CheckJsonDepth(std::string_view text, size_t max_depth) {
+  size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) {
+        return MakeError("json_too_deep",
+                         fmt::format("request body nests arrays and objects deeper than {} "
+                                     "levels (at byte {})",
+                                     max_depth, i));
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return Ok{};
+}
+
+Result<nlohmann::json> ParseJsonObject(std::string_view body, size_t max_depth) {
+  if (auto ok = CheckJsonDepth(body, max_depth); !ok.ok()) return ok.error();
   nlohmann::json value;
   try {
     value = nlohmann::json::parse(body);
   } catch (const nlohmann::json::parse_error& e) {
     return MakeError("bad_json",
                      fmt::format("request body is not valid JSON (at byte {})", e.byte));
+  } catch (const nlohmann::json::out_of_range&) {
+    // A number beyond the range of a double (1e400) is out_of_range, not a parse_error.
+    return MakeError("bad_json", "request body is not valid JSON: a number is out of range");
   }
   if (!value.is_object()) {
     return MakeError("bad_json",

@@ -14,8 +14,10 @@
 // names the field and the reason; ValidationStatus() gives the HTTP status.
 namespace presence::api {
 
-inline constexpr size_t kMaxIdLength = 128;
+inline constexpr size_t kMaxIdLength = 128;  // DESIGN.md; max_id_length may only lower it
 inline constexpr size_t kMaxLabels = 64;
+inline constexpr size_t kMaxLabelsBytes = 4096;  // the canonical JSON text of all labels
+inline constexpr size_t kMaxJsonDepth = 16;
 inline constexpr size_t kMaxLabelKeyLength = 64;     // characters (UTF-8 code points)
 inline constexpr size_t kMaxLabelValueLength = 256;  // characters (UTF-8 code points)
 inline constexpr size_t kMaxIdempotencyKeyLength = 255;
@@ -25,12 +27,25 @@ inline constexpr uint32_t kMaxListLimit = 1000;
 // further ahead it would make every later observation stale.
 inline constexpr uint64_t kMaxObservedAtAheadMs = 5 * 60 * 1000;
 
+// Limits on what one request may hold, from [api] of presenced.toml. The
+// defaults are the shipped ones; presenced.toml(5) gives the ranges.
+struct RequestLimits {
+  // Nesting of arrays and objects in a JSON body (the body object itself is
+  // depth 1, a labels object inside it 2). Deeper: 400 json_too_deep.
+  size_t max_json_depth = kMaxJsonDepth;
+  size_t max_labels = kMaxLabels;             // entries of labels; more: 400 bad_labels
+  size_t max_labels_bytes = kMaxLabelsBytes;  // bytes of canonical labels JSON; 400 bad_labels
+  size_t max_id_length = kMaxIdLength;        // tenant and agent ids, 1 to kMaxIdLength
+};
+
 // The HTTP status of a validation error: 415 for unsupported_media_type, else 400.
 unsigned ValidationStatus(const Error& error);
 
-// Tenant and agent ids: 1 to 128 characters of ASCII letters, digits and
-// "-_.@". `what` names the value in the message ("tenant"). Code "bad_id".
-Status ValidateId(std::string_view what, std::string_view id);
+// Tenant and agent ids: 1 to `max_length` (at most 128) characters of ASCII
+// letters, digits and "-_.@", not dots only ("." and ".." are path steps that
+// HTTP clients and proxies resolve away). `what` names the value in the
+// message ("tenant"). Code "bad_id".
+Status ValidateId(std::string_view what, std::string_view id, size_t max_length = kMaxIdLength);
 
 // A caller seq given as text (query parameter, JSON string): decimal digits
 // only, no sign, no leading zeros except "0" itself ("01" is refused, so that
@@ -75,10 +90,11 @@ std::string FormatRfc3339Ms(uint64_t ms);
 // case. Code "bad_graph_user_id".
 Result<std::string> ParseGraphUserId(const nlohmann::json& value);
 
-// labels: an object of at most 64 string values, keys 1 to 64 characters,
-// values at most 256 characters, no control characters. Returns the canonical
+// labels: an object of at most limits.max_labels string values, keys 1 to 64
+// characters, values at most 256 characters, no control characters, and at
+// most limits.max_labels_bytes bytes as canonical JSON. Returns that canonical
 // JSON text (keys sorted, "{}" when empty). Code "bad_labels".
-Result<std::string> ParseLabels(const nlohmann::json& value);
+Result<std::string> ParseLabels(const nlohmann::json& value, const RequestLimits& limits = {});
 
 // availability / activity of a pushed presence: one of the values of
 // DESIGN.md, any case, returned in canonical spelling ("busy" → "Busy").
@@ -87,8 +103,15 @@ Result<std::string> ParseLabels(const nlohmann::json& value);
 Result<std::string> ParseAvailability(const nlohmann::json& value);
 Result<std::string> ParseActivity(const nlohmann::json& value);
 
-// A JSON request body that must be an object. Code "bad_json".
-Result<nlohmann::json> ParseJsonObject(std::string_view body);
+// Refuses a JSON text whose arrays and objects nest deeper than `max_depth`,
+// before it is parsed: one pass over the bytes that skips strings, so that a
+// body of 100000 '[' costs no memory and no stack. Says nothing about whether
+// the text is valid JSON otherwise. Code "json_too_deep".
+Status CheckJsonDepth(std::string_view text, size_t max_depth);
+
+// A JSON request body that must be an object nesting at most `max_depth`
+// deep. Codes "json_too_deep" (see CheckJsonDepth) and "bad_json".
+Result<nlohmann::json> ParseJsonObject(std::string_view body, size_t max_depth = kMaxJsonDepth);
 
 // Refuses members of `object` not in `allowed`. Code "unknown_field".
 Status CheckKnownFields(const nlohmann::json& object,

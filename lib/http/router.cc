@@ -76,10 +76,20 @@ Router::Match Router::Find(Verb method, std::string_view path) const {
 
 Task<Response> Router::Dispatch(Request& request, std::string& pattern) const {
   Match match = Find(request.method, request.path);
+  if (guard_) {
+    const bool found = match.outcome == Outcome::kFound;
+    if (found) request.params = std::move(match.params);
+    std::string guarded = found ? match.pattern : std::string();
+    std::optional<Response> refused = co_await guard_(request, guarded);
+    if (refused) {
+      pattern = found ? match.pattern : "unmatched";
+      co_return std::move(*refused);
+    }
+  }
   switch (match.outcome) {
     case Outcome::kFound:
       pattern = match.pattern;
-      request.params = std::move(match.params);
+      if (!guard_) request.params = std::move(match.params);
       co_return co_await (*match.handler)(request);
     case Outcome::kMethodNotAllowed: {
       pattern = match.pattern;

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,11 @@ namespace presence::http {
 
 // Answers one request. Runs on the server's io_context thread.
 using Handler = std::function<Task<Response>(const Request&)>;
+
+// Runs before every handler (and before the 404/405/400 answers): nullopt lets the request
+// go on, a Response is sent instead. Gets the request with its params filled and the matched
+// pattern ("" when no route matched). Used for API keys (auth/authenticator.h).
+using Guard = std::function<Task<std::optional<Response>>(const Request&, std::string pattern)>;
 
 // Maps method + path pattern to handlers. A pattern is a path whose segments
 // are literals or "{name}" parameters ("/v1/tenants/{tenant}/agents/{agent}");
@@ -43,6 +49,10 @@ class Router {
   // the matched pattern (for metrics), or "unmatched".
   Task<Response> Dispatch(Request& request, std::string& pattern) const;
 
+  // Sets the guard every request passes first (none by default). Set it before the server
+  // starts.
+  void SetGuard(Guard guard) { guard_ = std::move(guard); }
+
  private:
   struct Route {
     Verb method;
@@ -55,6 +65,7 @@ class Router {
   static bool Matches(const Route& route, const std::vector<std::string>& segments);
 
   std::vector<Route> routes_;
+  Guard guard_;
 };
 
 }  // namespace presence::http

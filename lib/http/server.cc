@@ -1,5 +1,6 @@
 #include "http/server.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 
@@ -38,6 +39,71 @@ std::string ToString(beast::string_view text) { return std::string(text.data(), 
 // The method as a metrics label: known verbs only, so labels stay bounded.
 std::string MethodLabel(Verb method) {
   return method == Verb::unknown ? "other" : ToString(bhttp::to_string(method));
+}
+
+// The refusal of a request header that is read but must not be served: too
+// many fields, or framing that a proxy in front might read another way
+// (request smuggling). nullopt when the header is fine.
+std::optional<Response> CheckHeader(const bhttp::request<bhttp::string_body>& header,
+                                    const ServerOptions& options) {
+  // Beast applies header_limit to what one read brings, not to the whole
+  // header: the size is checked again here, as the bytes of the parsed lines.
+  size_t bytes = header.method_string().size() + header.target().size() + 13;
+  size_t fields = 0;
+  size_t lengths = 0;
+  size_t encodings = 0;
+  size_t hosts = 0;
+  bool chunked_only = true;
+  for (const auto& field : header) {
+    ++fields;
+    bytes += field.name_string().size() + field.value().size() + 4;
+    if (field.name() == bhttp::field::content_length) ++lengths;
+    if (field.name() == bhttp::field::host) ++hosts;
+    if (field.name() == bhttp::field::transfer_encoding) {
+      ++encodings;
+      chunked_only = chunked_only && beast::iequals(field.value(), "chunked");
+    }
+  }
+  auto bad = [](std::string_view message) { return ErrorResponse(400, "bad_request", message); };
+  if (bytes > options.max_header_bytes) {
+    return ErrorResponse(431, "headers_too_large",
+                         fmt::format("request header exceeds {} bytes", options.max_header_bytes));
+  }
+  if (fields > options.max_headers) {
+    return ErrorResponse(431, "too_many_headers",
+                         fmt::format("request has {} header fields, at most {} are allowed", fields,
+                                     options.max_headers));
+  }
+  if (lengths > 1) return bad(fmt::format("Content-Length is given {} times", lengths));
+  if (encodings > 0 && lengths > 0) {
+    return bad("Transfer-Encoding and Content-Length must not be given together");
+  }
+  if (encodings > 1 || !chunked_only) {
+    return bad("Transfer-Encoding must be \"chunked\" alone, given once");
+  }
+  if (hosts > 1) return bad(fmt::format("Host is given {} times", hosts));
+  if (hosts == 0 && header.version() >= 11) return bad("an HTTP/1.1 request must carry Host");
+  return std::nullopt;
+}
+
+// Tells a connection beyond max_connections why it is closed, without waiting
+// on it: the short answer fits in the empty send buffer of a new socket.
+void RefuseConnection(tcp::socket& socket, uint32_t max_connections) {
+  std::string body = DumpJson(ErrorBody(
+      "too_many_connections",
+      fmt::format("{} connections are open, the most this server accepts; try again later",
+                  max_connections)));
+  body += '\n';
+  std::string answer =
+      fmt::format("HTTP/1.1 503 Service Unavailable\r\nServer: presenced/" PRESENCE_VERSION
+                  "\r\nContent-Type: application/json\r\nContent-Length: {}\r\nRetry-After: 1\r\n"
+                  "Connection: close\r\n\r\n{}",
+                  body.size(), body);
+  error_code ignored;
+  socket.non_blocking(true, ignored);
+  socket.write_some(asio::buffer(answer), ignored);
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  socket.close(ignored);
 }
 
 }  // namespace
@@ -129,7 +195,8 @@ class Connection {
         options_(server_->options_),
         stream_(std::move(socket)),
         buffer_(static_cast<size_t>(options_.max_header_bytes) + 2 * kReadChunk),
-        id_(id) {
+        id_(id),
+        read_deadline_(std::chrono::steady_clock::now() + options_.read_timeout) {
     server_->Register(id_, this);
   }
   ~Connection() { server_->Unregister(id_); }
@@ -168,6 +235,10 @@ class Connection {
   beast::flat_buffer buffer_;
   uint64_t id_;
   bool idle_ = false;
+  uint64_t requests_ = 0;  // requests read so far
+  // When the request being read must be complete: read_timeout after the
+  // connection was accepted (first request) or after its first byte arrived.
+  std::chrono::steady_clock::time_point read_deadline_;
 };
 
 Task<void> Connection::Run() {
@@ -179,18 +250,29 @@ Task<void> Connection::Run() {
 
 // Waits for the first byte of the next request, at most idle_timeout. False
 // when the connection should close (peer gone, timeout, server stopping).
+// The first request of a connection must arrive within read_timeout of the
+// accept (and its first byte within idle_timeout, when that is shorter), so
+// connections that send nothing are not kept long.
 Task<bool> Connection::WaitForRequest() {
+  const bool first = requests_++ == 0;
+  if (!first) read_deadline_ = std::chrono::steady_clock::now() + options_.read_timeout;
   if (buffer_.size() > 0) co_return true;  // a pipelined request is already here
   if (server_->stopping_) co_return false;
 
   idle_ = true;
-  stream_.expires_after(options_.idle_timeout);
+  if (first) {
+    stream_.expires_at(
+        std::min(read_deadline_, read_deadline_ - options_.read_timeout + options_.idle_timeout));
+  } else {
+    stream_.expires_after(options_.idle_timeout);
+  }
   error_code ec;
   size_t n = co_await stream_.async_read_some(buffer_.prepare(kReadChunk),
                                               asio::redirect_error(asio::use_awaitable, ec));
   idle_ = false;
   if (ec) co_return false;
   buffer_.commit(n);
+  if (!first) read_deadline_ = std::chrono::steady_clock::now() + options_.read_timeout;
   co_return true;
 }
 
@@ -202,9 +284,18 @@ Task<bool> Connection::ServeOne() {
 
   // Header and body together must arrive within read_timeout.
   error_code ec;
-  stream_.expires_after(options_.read_timeout);
+  stream_.expires_at(read_deadline_);
   co_await bhttp::async_read_header(stream_, buffer_, parser,
                                     asio::redirect_error(asio::use_awaitable, ec));
+  std::optional<Response> refusal;
+  if (!ec) refusal = CheckHeader(parser.get(), options_);
+  if (refusal) {
+    // Answered without reading the body; the connection closes.
+    server_->CountRequest(parser.get().method(), "invalid", refusal->status, std::nullopt);
+    bool written = co_await Write(std::move(*refusal), 11, false);
+    if (written) co_await Linger();
+    co_return false;
+  }
   if (!ec && !parser.is_done()) {
     auto expect = parser.get().find(bhttp::field::expect);
     if (expect != parser.get().end() && beast::iequals(expect->value(), "100-continue")) {
@@ -387,8 +478,7 @@ Task<void> ServerCore::AcceptLoop(std::shared_ptr<ServerCore> self) {
 
     if (self->connections_.size() >= self->options_.max_connections) {
       if (self->metrics_) self->metrics_->Increment("presence_http_connections_rejected_total");
-      error_code ignored;
-      socket.close(ignored);
+      RefuseConnection(socket, self->options_.max_connections);
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);

@@ -17,9 +17,13 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:8080";  // "host:port", "[v6]:port"; port 0 picks a free one
   uint64_t max_body_bytes = 65536;        // larger bodies get 413 payload_too_large
   uint32_t max_header_bytes = 16384;      // larger headers get 431 headers_too_large
-  uint32_t max_connections = 10000;       // beyond this new connections are closed at once
+  uint32_t max_headers = 100;             // more header fields get 431 too_many_headers
+  // Beyond this, a new connection gets 503 too_many_connections and is closed.
+  uint32_t max_connections = 10000;
   // Once the first byte of a request arrived, the whole request (header and
-  // body) must arrive within this time, else the connection is cut.
+  // body) must arrive within this time, else the connection is cut. On a new
+  // connection the time starts when it is accepted, so connections that send
+  // nothing (or a byte now and then) are cut after this time too.
   std::chrono::milliseconds read_timeout{10000};
   // An idle keep-alive connection is closed after this time.
   std::chrono::milliseconds idle_timeout{60000};
@@ -33,6 +37,13 @@ Result<asio::ip::tcp::endpoint> ResolveListenAddress(std::string_view listen);
 // An HTTP/1.1 server on one io_context: one coroutine per connection,
 // keep-alive, bounded header and body, read/idle/write timeouts. Requests are
 // answered by the Router; a handler that throws gets 500 internal_error.
+//
+// Requests whose framing could be read two ways are refused with 400
+// bad_request before their body is read, so that no proxy in front can be
+// made to see other request boundaries than this server (request smuggling):
+// Transfer-Encoding together with Content-Length, a Transfer-Encoding other
+// than "chunked", Content-Length or Host given twice, an HTTP/1.1 request
+// without Host. A refused request closes its connection.
 //
 // Metrics (when a registry is given): presence_http_requests_total{method,
 // route,status}, presence_http_request_duration_seconds{method,route} (a

@@ -43,6 +43,9 @@ def cases():
          "bad_observed_at"),
         ("bad list limit", "GET", "/v1/tenants/acme/agents?limit=0", None, None, 400,
          "bad_limit"),
+        ("agent id of dots only", "PUT", "/v1/tenants/acme/agents/%2e%2e", GOOD, None, 400,
+         "bad_id"),
+        ("deeply nested JSON", "PUT", AGENT, "[" * 60000, JSON, 400, "json_too_deep"),
     ]
 
 

@@ -178,3 +178,49 @@ TEST_CASE("If-Match on pushed presence is passed on, not ignored", "[api][reques
   request.headers.set("If-Match", "zzz");
   CHECK(ParsePushPresenceRequest(request, 1714564800000ull).error().code == "bad_if_match");
 }
+
+TEST_CASE("the request limits reach every agent request", "[api][requests][limits]") {
+  RequestLimits limits;
+  limits.max_id_length = 5;  // "contoso" has 7 characters
+  limits.max_json_depth = 2;
+  limits.max_labels = 1;
+
+  // Ids: every request checks them against max_id_length.
+  CHECK(
+      ParsePutAgentRequest(AgentRequest(Verb::put, R"({"source":"push"})"), limits).error().code ==
+      "bad_id");
+  CHECK(ParseDeleteAgentRequest(AgentRequest(Verb::delete_), limits).error().code == "bad_id");
+  CHECK(ParseGetAgentRequest(AgentRequest(Verb::get), limits).error().code == "bad_id");
+  CHECK(ParseListAgentsRequest(AgentRequest(Verb::get), limits).error().code == "bad_id");
+  CHECK(ParsePushPresenceRequest(
+            AgentRequest(Verb::put, R"({"availability":"Busy","activity":"Busy"})"), 0, limits)
+            .error()
+            .code == "bad_id");
+
+  // With short ids: depth and labels.
+  limits.max_id_length = 128;
+  auto deep = ParsePutAgentRequest(
+      AgentRequest(Verb::put, R"({"source":"push","labels":{"a":"b"},"seq":[[1]]})"), limits);
+  CHECK(ErrorOf(deep) == "json_too_deep");
+  auto labels = ParsePutAgentRequest(
+      AgentRequest(Verb::put, R"({"source":"push","labels":{"a":"b","c":"d"}})"), limits);
+  CHECK(ErrorOf(labels) == "bad_labels");
+  auto fits = ParsePutAgentRequest(
+      AgentRequest(Verb::put, R"({"source":"push","labels":{"a":"b"}})"), limits);
+  CHECK(fits.ok());
+  auto deep_push = ParsePushPresenceRequest(
+      AgentRequest(Verb::put, R"({"availability":"Busy","activity":"Busy","x":[[]]})"), 0, limits);
+  REQUIRE_FALSE(deep_push.ok());
+  CHECK(deep_push.error().code == "json_too_deep");
+}
+
+TEST_CASE("dot-only ids in the path are refused", "[api][requests][limits]") {
+  for (const char* dots : {".", ".."}) {
+    Request agent = AgentRequest(Verb::get);
+    agent.params["agent"] = dots;
+    CHECK(ParseGetAgentRequest(agent).error().code == "bad_id");
+    Request tenant = AgentRequest(Verb::get);
+    tenant.params["tenant"] = dots;
+    CHECK(ParseListAgentsRequest(tenant).error().code == "bad_id");
+  }
+}

@@ -186,3 +186,81 @@ TEST_CASE("limit is 1 to 1000, default 100", "[api][validation]") {
     CHECK(ParseLimit(std::string(bad)).error().code == "bad_limit");
   }
 }
+
+TEST_CASE("ids made of dots only are refused: they are path steps", "[api][validation][limits]") {
+  for (const char* dots : {".", "..", "..."}) {
+    INFO(dots);
+    auto refused = ValidateId("agent", dots);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == "bad_id");
+    CHECK(refused.error().message.find("dots only") != std::string::npos);
+  }
+  CHECK(ValidateId("agent", ".a").ok());
+  CHECK(ValidateId("agent", "a..b").ok());
+  // A decoded %2F or %00 is not an id character.
+  CHECK(ValidateId("agent", std::string("a/b")).error().code == "bad_id");
+  CHECK(ValidateId("agent", std::string("a\0b", 3)).error().code == "bad_id");
+}
+
+TEST_CASE("max_id_length lowers the id maximum but never raises it", "[api][validation][limits]") {
+  CHECK(ValidateId("agent", std::string(10, 'x'), 10).ok());
+  auto refused = ValidateId("agent", std::string(11, 'x'), 10);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == "bad_id");
+  CHECK(refused.error().message.find("1 to 10 characters") != std::string::npos);
+  // DESIGN.md's 128 stays the ceiling whatever is asked for.
+  CHECK(ValidateId("agent", std::string(129, 'x'), 1000).error().code == "bad_id");
+}
+
+TEST_CASE("labels obey max_labels and max_labels_bytes", "[api][validation][limits]") {
+  RequestLimits limits;
+  limits.max_labels = 2;
+  limits.max_labels_bytes = 20;
+  CHECK(ParseLabels(json{{"a", "1"}, {"b", "2"}}, limits).value() == R"({"a":"1","b":"2"})");
+
+  auto too_many = ParseLabels(json{{"a", "1"}, {"b", "2"}, {"c", "3"}}, limits);
+  REQUIRE_FALSE(too_many.ok());
+  CHECK(too_many.error().code == "bad_labels");
+  CHECK(too_many.error().message.find("at most 2") != std::string::npos);
+
+  // {"a":"1234567890123"} is 21 bytes.
+  auto too_big = ParseLabels(json{{"a", "1234567890123"}}, limits);
+  REQUIRE_FALSE(too_big.ok());
+  CHECK(too_big.error().code == "bad_labels");
+  CHECK(too_big.error().message.find("21 bytes") != std::string::npos);
+  CHECK(ParseLabels(json{{"a", "123456789012"}}, limits).ok());  // 20 bytes: fits
+
+  // The defaults: 64 labels, 4096 bytes.
+  json many = json::object();
+  for (int i = 0; i < 64; ++i) many["k" + std::to_string(i)] = "v";
+  CHECK(ParseLabels(many).ok());
+  json big = json::object();
+  for (int i = 0; i < 20; ++i) big["k" + std::to_string(i)] = std::string(250, 'v');
+  CHECK(ParseLabels(big).error().code == "bad_labels");
+}
+
+TEST_CASE("JSON nesting is bounded before the body is parsed", "[api][validation][limits]") {
+  CHECK(CheckJsonDepth(R"({"a":{"b":[1]}})", 3).ok());
+  auto deep = CheckJsonDepth(R"({"a":{"b":[1]}})", 2);
+  REQUIRE_FALSE(deep.ok());
+  CHECK(deep.error().code == "json_too_deep");
+  CHECK(deep.error().message.find("deeper than 2") != std::string::npos);
+  // Brackets inside strings, escaped quotes included, do not count.
+  CHECK(CheckJsonDepth(R"({"a":"[[[[{{{{","b":"\"[[[["})", 1).ok());
+  CHECK(CheckJsonDepth(R"({"a\\":[[1]]})", 2).error().code == "json_too_deep");
+  // Closing brackets never go below zero.
+  CHECK(CheckJsonDepth("]]]]{}", 1).ok());
+
+  // 100000 '[' are refused at once, without parsing (no stack, no memory).
+  const std::string abyss(100000, '[');
+  auto refused = ParseJsonObject(abyss);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == "json_too_deep");
+  CHECK(
+      ParseJsonObject("{\"a\":" + std::string(20, '[') + std::string(20, ']') + "}").error().code ==
+      "json_too_deep");
+  CHECK(ParseJsonObject(R"({"a":[[1]]})", 3).ok());
+  CHECK(ParseJsonObject(R"({"a":[[1]]})", 2).error().code == "json_too_deep");
+  // Within the depth, bad JSON is still bad_json.
+  CHECK(ParseJsonObject("{\"a\":[}", 16).error().code == "bad_json");
+}

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <utility>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "http/server.h"
@@ -249,5 +252,164 @@ TEST_CASE("Stop closes idle connections and lets in-flight requests finish", "[h
     asio::ip::tcp::socket late(fixture.io);
     co_await late.async_connect(fixture.endpoint, asio::redirect_error(asio::use_awaitable, ec));
     CHECK(ec);
+  });
+}
+
+TEST_CASE("more header fields than max_headers get 431", "[http][server][limits]") {
+  ServerOptions options;
+  options.max_headers = 10;
+  Fixture fixture(options);
+  fixture.Run([&]() -> Task<void> {
+    // Host plus 9 more: 10 fields, at the limit.
+    std::string nine;
+    for (int i = 0; i < 9; ++i) nine += "X-F" + std::to_string(i) + ": v\r\n";
+    auto fits =
+        co_await testing::Fetch(fixture.endpoint, testing::RawRequest("GET", "/none", "", nine));
+    CHECK(fits.status == 404);
+
+    auto refused = co_await testing::Fetch(
+        fixture.endpoint, testing::RawRequest("GET", "/none", "", nine + "X-Last: v\r\n"));
+    CHECK(refused.status == 431);
+    CHECK(ErrorCode(refused) == "too_many_headers");
+    CHECK(refused.body.find("11 header fields, at most 10") != std::string::npos);
+    CHECK_FALSE(refused.keep_alive);
+  });
+}
+
+TEST_CASE("requests whose framing is ambiguous get 400 and are not served",
+          "[http][server][limits]") {
+  Fixture fixture;
+  fixture.Run([&]() -> Task<void> {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"TE and CL",
+         "PUT /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n"
+         "\r\n0\r\n\r\n"},
+        {"CL and TE",
+         "PUT /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n"
+         "\r\n0\r\n\r\n"},
+        {"TE not chunked", "PUT /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\nab"},
+        {"TE gzip, chunked",
+         "PUT /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"},
+        {"TE twice",
+         "PUT /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+         "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+        {"CL twice, equal",
+         "PUT /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab"},
+        {"CL twice, different",
+         "PUT /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc"},
+        {"Host twice", "GET /echo HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"},
+        {"no Host", "PUT /echo HTTP/1.1\r\nContent-Length: 2\r\n\r\nab"},
+    };
+    for (const auto& [name, raw] : cases) {
+      INFO(name);
+      auto response = co_await testing::Fetch(fixture.endpoint, raw);
+      CHECK(response.status == 400);
+      CHECK(ErrorCode(response) == "bad_request");
+      CHECK_FALSE(response.keep_alive);
+    }
+    // HTTP/1.0 needs no Host.
+    auto old = co_await testing::Fetch(fixture.endpoint,
+                                       "PUT /echo HTTP/1.0\r\nContent-Length: 2\r\n\r\nok");
+    CHECK(old.status == 200);
+    CHECK(old.body == "ok");
+  });
+  // None of them reached the handler.
+  CHECK(fixture.metrics.Value("presence_http_requests_total",
+                              {{"method", "PUT"}, {"route", "/echo"}, {"status", "200"}}) == 1);
+}
+
+TEST_CASE("a new connection that sends nothing is cut after read_timeout",
+          "[http][server][limits]") {
+  ServerOptions options;
+  options.read_timeout = 200ms;  // idle_timeout stays 60 s
+  Fixture fixture(options);
+  fixture.Run([&]() -> Task<void> {
+    auto silent = co_await testing::Connect(fixture.endpoint);
+    auto started = std::chrono::steady_clock::now();
+    bool closed = co_await testing::ClosedByPeer(silent, 3000ms);
+    CHECK(closed);
+    CHECK(std::chrono::steady_clock::now() - started < 1500ms);
+  });
+}
+
+TEST_CASE("a slowloris client is cut after read_timeout while others are served",
+          "[http][server][limits]") {
+  ServerOptions options;
+  options.read_timeout = 500ms;
+  Fixture fixture(options);
+  fixture.Run([&]() -> Task<void> {
+    auto slow = co_await testing::Connect(fixture.endpoint);
+    const std::string raw = testing::RawRequest("GET", "/none", "", "X-Pad: aaaaaaaaaa\r\n");
+    auto started = std::chrono::steady_clock::now();
+    boost::system::error_code ec;
+    size_t sent = 0;
+    for (; sent < raw.size() && !ec; ++sent) {
+      co_await asio::async_write(slow, asio::buffer(raw.data() + sent, 1),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      // Meanwhile the server answers another client at once.
+      if (sent == 2) {
+        auto other = co_await testing::Fetch(fixture.endpoint, testing::RawRequest("GET", "/x"));
+        CHECK(other.status == 404);
+      }
+      asio::steady_timer pause(fixture.io, 50ms);
+      co_await pause.async_wait(asio::use_awaitable);
+      if (std::chrono::steady_clock::now() - started > 1500ms) break;
+    }
+    CHECK(sent < raw.size());  // cut before the request was complete
+    bool closed = static_cast<bool>(ec);
+    if (!closed) closed = co_await testing::ClosedByPeer(slow, 2000ms);
+    CHECK(closed);
+    CHECK(std::chrono::steady_clock::now() - started < 1500ms);
+  });
+}
+
+TEST_CASE("a connection beyond max_connections gets 503 and is closed", "[http][server][limits]") {
+  ServerOptions options;
+  options.max_connections = 2;
+  Fixture fixture(options);
+  fixture.Run([&]() -> Task<void> {
+    auto first = co_await testing::Connect(fixture.endpoint);
+    auto second = co_await testing::Connect(fixture.endpoint);
+    for (int i = 0; i < 100 && fixture.server.connections() < 2; ++i) {
+      asio::steady_timer pause(fixture.io, 10ms);
+      co_await pause.async_wait(asio::use_awaitable);
+    }
+    REQUIRE(fixture.server.connections() == 2);
+
+    auto third = co_await testing::Connect(fixture.endpoint);
+    boost::beast::flat_buffer buffer;
+    boost::beast::http::response<boost::beast::http::string_body> refused;
+    co_await boost::beast::http::async_read(third, buffer, refused, asio::use_awaitable);
+    CHECK(refused.result_int() == 503);
+    CHECK(nlohmann::json::parse(refused.body())["error"]["code"] == "too_many_connections");
+    CHECK(refused["Retry-After"] == "1");
+    CHECK_FALSE(refused.keep_alive());
+
+    // Once one closes, a new connection is served again.
+    first.close();
+    for (int i = 0; i < 100 && fixture.server.connections() > 1; ++i) {
+      asio::steady_timer pause(fixture.io, 10ms);
+      co_await pause.async_wait(asio::use_awaitable);
+    }
+    auto served = co_await testing::Fetch(fixture.endpoint, testing::RawRequest("GET", "/x"));
+    CHECK(served.status == 404);
+  });
+  CHECK(fixture.metrics.Value("presence_http_connections_rejected_total") == 1);
+}
+
+TEST_CASE("a header over max_header_bytes in many small fields gets 431",
+          "[http][server][limits]") {
+  ServerOptions options;
+  options.max_header_bytes = 2048;
+  Fixture fixture(options);
+  fixture.Run([&]() -> Task<void> {
+    // 20 fields of about 120 bytes: each read is small, the whole is 2400 bytes.
+    std::string fields;
+    for (int i = 0; i < 20; ++i)
+      fields += "X-F" + std::to_string(i) + ": " + std::string(110, 'f') + "\r\n";
+    auto refused =
+        co_await testing::Fetch(fixture.endpoint, testing::RawRequest("GET", "/none", "", fields));
+    CHECK(refused.status == 431);
+    CHECK(ErrorCode(refused) == "headers_too_large");
   });
 }
