@@ -1,7 +1,14 @@
 #include "cli_context.h"
 
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <sstream>
+
+#include <fmt/format.h>
 
 #include "ctl/agent_input.h"
 #include "ctl/output.h"
@@ -18,6 +25,10 @@ void CliContext::AddGlobalOptions(CLI::App& app) {
             return endpoint ? std::string() : endpoint.error().message;
           },
           "HOST:PORT", "redis_address"));
+  app.add_option("--redis-user", options.redis_user, "Redis ACL user (default: the default user)")
+      ->envname("PRESENCECTL_REDIS_USER");
+  app.add_option("--redis-password-file", options.redis_password_file,
+                 "File holding the Redis password (else $PRESENCECTL_REDIS_PASSWORD)");
   app.add_flag("--json", options.json, "Machine-readable JSON output on stdout");
   app.add_flag("-q,--quiet", options.quiet, "Print nothing on success but requested data");
 }
@@ -26,7 +37,7 @@ int CliContext::Run() {
   if (!action_) {
     return Usage(
         "a command is required (agents, partitions, members, events, drain, undrain, "
-        "rebalance, rebuild, status, config)");
+        "rebalance, rebuild, status, config, keys)");
   }
   return action_();
 }
@@ -34,7 +45,39 @@ int CliContext::Run() {
 Result<std::unique_ptr<RedisConnection>> CliContext::Connect() {
   Result<RedisEndpoint> endpoint = ParseRedisEndpoint(options.redis);
   if (!endpoint) return endpoint.error();
-  return RedisConnection::Connect(*endpoint, std::chrono::milliseconds(5000));
+  Result<RedisLogin> login = Login();
+  if (!login) return login.error();
+  return RedisConnection::Connect(*endpoint, std::chrono::milliseconds(5000), *login);
+}
+
+Result<RedisLogin> CliContext::Login() const {
+  RedisLogin login;
+  login.username = options.redis_user;
+
+  // The password never comes from the command line, where ps would show it.
+  if (!options.redis_password_file.empty()) {
+    std::ifstream in(options.redis_password_file, std::ios::binary);
+    std::ostringstream content;
+    if (in) content << in.rdbuf();
+    if (!in || in.bad()) {
+      return MakeError("bad_password_file",
+                       fmt::format("--redis-password-file {}: cannot read: {}",
+                                   options.redis_password_file, std::strerror(errno)));
+    }
+    login.password = content.str();
+    while (!login.password.empty() &&
+           (login.password.back() == '\n' || login.password.back() == '\r')) {
+      login.password.pop_back();
+    }
+    if (login.password.empty()) {
+      return MakeError("bad_password_file", fmt::format("--redis-password-file {}: the file is "
+                                                        "empty",
+                                                        options.redis_password_file));
+    }
+    return login;
+  }
+  if (const char* password = std::getenv("PRESENCECTL_REDIS_PASSWORD")) login.password = password;
+  return login;
 }
 
 int CliContext::Fail(const Error& error) {

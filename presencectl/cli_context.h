@@ -20,6 +20,8 @@ inline constexpr int kExitUsage = 2;    // the command line is wrong
 
 struct GlobalOptions {
   std::string redis = "127.0.0.1:6379";
+  std::string redis_user;           // --redis-user (env PRESENCECTL_REDIS_USER)
+  std::string redis_password_file;  // --redis-password-file; else env PRESENCECTL_REDIS_PASSWORD
   bool json = false;
   bool quiet = false;
 };
@@ -37,12 +39,17 @@ class CliContext {
   void SetAction(std::function<int()> action) { action_ = std::move(action); }
   int Run();
 
-  // Connects to --redis; the error names the address and the reason.
+  // Connects to --redis and authenticates (--redis-user, the password from
+  // --redis-password-file or $PRESENCECTL_REDIS_PASSWORD); the error names the address
+  // and the reason.
   Result<std::unique_ptr<RedisConnection>> Connect();
 
   // "presencectl: error: MESSAGE" on stderr (and with --json an
   // {"ok":false,...} object on stdout); returns kExitFailure.
   int Fail(const Error& error);
+
+  // The Redis user and password the options and the environment give.
+  Result<RedisLogin> Login() const;
   // Same as Fail without the JSON object, for a command line that is wrong.
   int Usage(const std::string& message);
   // A message for people on stderr, unless -q.
@@ -66,6 +73,7 @@ void AddOperationsCommands(CLI::App& app, CliContext& context);  // drain, undra
 void AddRebuildCommand(CLI::App& app, CliContext& context);
 void AddStatusCommand(CLI::App& app, CliContext& context);
 void AddConfigCommands(CLI::App& app, CliContext& context);
+void AddKeysCommands(CLI::App& app, CliContext& context);  // API keys of the REST API
 
 // Prints a parse error (with a "did you mean" for a mistyped subcommand) or
 // the help that was asked for, and returns the exit code.

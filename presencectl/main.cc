@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   AddRebuildCommand(app, context);
   AddStatusCommand(app, context);
   AddConfigCommands(app, context);
+  AddKeysCommands(app, context);
 
   try {
     app.parse(argc, argv);

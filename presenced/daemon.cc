@@ -45,6 +45,31 @@ http::ServerOptions ServerOptions(const config::Config& c) {
   http::ServerOptions o;
   o.listen = c.listen;
   o.max_body_bytes = c.max_body_bytes;
+  o.max_header_bytes = c.max_header_bytes;
+  o.max_headers = c.max_headers;
+  o.max_connections = c.max_connections;
+  o.read_timeout = std::chrono::milliseconds(c.read_timeout_ms);
+  o.idle_timeout = std::chrono::milliseconds(c.idle_timeout_ms);
+  o.write_timeout = std::chrono::milliseconds(c.write_timeout_ms);
+  return o;
+}
+
+auth::AuthOptions AuthOptions(const config::Config& c) {
+  auth::AuthOptions o;
+  o.enabled = c.auth_enabled;
+  o.cache_ttl = std::chrono::milliseconds(c.auth_cache_ms);
+  o.requests_per_second = c.auth_requests_per_second;
+  o.burst = c.auth_burst;
+  o.metrics_open = c.auth_metrics == "open";
+  return o;
+}
+
+api::RequestLimits RequestLimits(const config::Config& c) {
+  api::RequestLimits o;
+  o.max_json_depth = c.max_json_depth;
+  o.max_labels = c.max_labels;
+  o.max_labels_bytes = c.max_labels_bytes;
+  o.max_id_length = c.max_id_length;
   return o;
 }
 
@@ -56,7 +81,8 @@ class Instance {
       : config_(config),
         command_line_(command_line),
         log_(Logger("main")),
-        redis_(io_, address, std::chrono::milliseconds(config.redis_timeout_ms)),
+        redis_(io_, address, std::chrono::milliseconds(config.redis_timeout_ms),
+               store::RedisCredentials{config.redis_username, config.redis_password}),
         holder_{config.instance_id, partition::NewToken()},
         store_(redis_, store::AgentStoreOptions{config.partitions, config.events_maxlen,
                                                 config.tombstone_retention_s * 1000,
@@ -80,6 +106,8 @@ class Instance {
         reload_signal_(io_, SIGHUP) {}
 
   int Run() {
+    api_.SetRequestLimits(RequestLimits(config_));
+    api_.EnableAuth(redis_, AuthOptions(config_));
     auto started = api_.Start();
     if (!started) {
       log_->error("{}", started.error().message);
@@ -304,6 +332,9 @@ class Instance {
     counter("presence_poll_stale_writes_total",
             "Presence writes refused because the partition lease had moved on.", {},
             [&job] { return job.stale_writes; });
+    // presence_graph_bad_responses_total{endpoint, reason}: docs/graph-input.md.
+    tokens_.bad_responses().Register(m);
+    reader_.bad_responses().Register(m);
 
     const char* appended = "Events appended to the partition streams, by origin.";
     counter("presence_events_appended_total", appended, {{"origin", "graph_poll"}},

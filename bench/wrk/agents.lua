@@ -33,6 +33,14 @@ end
 local mode, prefix, tenants, pool, pause
 local counter = 0
 local headers = { ["Content-Type"] = "application/json" }
+
+-- The API key (bench/run passes the deployment's admin key): wrk.format uses `headers` when
+-- given one and wrk.headers otherwise, so both carry it.
+local api_key = os.getenv("PRESENCE_API_KEY")
+if api_key ~= nil and api_key ~= "" then
+  headers["Authorization"] = "Bearer " .. api_key
+  wrk.headers["Authorization"] = "Bearer " .. api_key
+end
 local register_body = '{"source":"push"}'
 local busy_body = '{"availability":"Busy","activity":"InACall"}'
 local available_body = '{"availability":"Available","activity":"Available"}'

@@ -168,7 +168,7 @@ Response AgentRoutes::StoreFailure(const Error& error) {
 }
 
 Task<Response> AgentRoutes::PutAgent(const http::Request& request) {
-  auto command = ParsePutAgentRequest(request);
+  auto command = ParsePutAgentRequest(request, limits_);
   if (!command.ok()) co_return Invalid(command.error());
 
   auto answer = co_await commands_.Put(*command);
@@ -183,7 +183,7 @@ Task<Response> AgentRoutes::PutAgent(const http::Request& request) {
 }
 
 Task<Response> AgentRoutes::DeleteAgent(const http::Request& request) {
-  auto command = ParseDeleteAgentRequest(request);
+  auto command = ParseDeleteAgentRequest(request, limits_);
   if (!command.ok()) co_return Invalid(command.error());
 
   auto answer = co_await commands_.Delete(*command);
@@ -202,7 +202,7 @@ Task<Response> AgentRoutes::DeleteAgent(const http::Request& request) {
 }
 
 Task<Response> AgentRoutes::GetAgent(const http::Request& request) {
-  auto key = ParseGetAgentRequest(request);
+  auto key = ParseGetAgentRequest(request, limits_);
   if (!key.ok()) co_return Invalid(key.error());
 
   auto answer = co_await commands_.Get(key->tenant, key->agent);
@@ -216,7 +216,7 @@ Task<Response> AgentRoutes::GetAgent(const http::Request& request) {
 }
 
 Task<Response> AgentRoutes::ListAgents(const http::Request& request) {
-  auto query = ParseListAgentsRequest(request);
+  auto query = ParseListAgentsRequest(request, limits_);
   if (!query.ok()) co_return Invalid(query.error());
 
   auto answer = co_await commands_.List(query->tenant, query->cursor, query->limit);
@@ -235,7 +235,7 @@ Task<Response> AgentRoutes::ListAgents(const http::Request& request) {
 }
 
 Task<Response> AgentRoutes::PushPresence(const http::Request& request) {
-  auto command = ParsePushPresenceRequest(request, now_ms_());
+  auto command = ParsePushPresenceRequest(request, now_ms_(), limits_);
   if (!command.ok()) co_return Invalid(command.error());
 
   auto answer = co_await commands_.PushPresence(*command);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/agent_commands.h"
+#include "api/validation.h"
 #include "http/message.h"
 #include "http/metrics.h"
 #include "http/router.h"
@@ -47,6 +48,10 @@ class AgentRoutes {
   // Adds the five agent routes to `router`; the routes must outlive it.
   void AddTo(http::Router& router);
 
+  // The limits on ids, JSON nesting and labels ([api] of presenced.toml);
+  // RequestLimits{} until set.
+  void SetLimits(const RequestLimits& limits) { limits_ = limits; }
+
   Task<http::Response> PutAgent(const http::Request& request);
   Task<http::Response> DeleteAgent(const http::Request& request);
   Task<http::Response> GetAgent(const http::Request& request);
@@ -67,6 +72,7 @@ class AgentRoutes {
   AgentCommands& commands_;
   Clock now_ms_;
   http::MetricsRegistry* metrics_;
+  RequestLimits limits_;
 };
 
 // The system clock in ms since the epoch.

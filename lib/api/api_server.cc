@@ -1,5 +1,7 @@
 #include "api/api_server.h"
 
+#include "util/log.h"
+
 namespace presence::api {
 
 ApiServer::ApiServer(asio::io_context& io, http::ServerOptions options, store::AgentStore& store,
@@ -19,6 +21,18 @@ ApiServer::ApiServer(asio::io_context& io, http::ServerOptions options, AgentCom
       server_(io, std::move(options), router_, &metrics_) {
   agent_routes_.AddTo(router_);
   ops_routes_.AddTo(router_);
+}
+
+void ApiServer::EnableAuth(store::RedisClient& redis, auth::AuthOptions options) {
+  if (!options.enabled) {
+    Logger("auth")->warn("auth.enabled = false: the API answers every request without a key");
+    return;
+  }
+  authenticator_ = std::make_unique<auth::Authenticator>(redis, options, &metrics_);
+  auth::Authenticator* authenticator = authenticator_.get();
+  router_.SetGuard([authenticator](const http::Request& request, std::string pattern) {
+    return authenticator->Check(request, std::move(pattern));
+  });
 }
 
 }  // namespace presence::api

@@ -26,9 +26,13 @@ constexpr char kErrorCode[] = "bad_config";
 // error, so that a typo never silently leaves a default in place.
 constexpr std::string_view kRootKeys[] = {"instance", "redis",  "partitions", "membership",
                                           "agents",   "events", "presence",   "graph",
-                                          "http",     "log"};
+                                          "http",     "log",    "auth",       "api"};
 constexpr std::string_view kInstanceKeys[] = {"id", "listen"};
-constexpr std::string_view kRedisKeys[] = {"address", "timeout_ms"};
+constexpr std::string_view kRedisKeys[] = {"address", "timeout_ms", "username", "password_env",
+                                           "password_file"};
+constexpr std::string_view kAuthKeys[] = {"enabled", "cache_ms", "requests_per_second", "burst",
+                                          "metrics"};
+constexpr std::string_view kAuthMetrics[] = {"admin", "open"};
 constexpr std::string_view kPartitionsKeys[] = {"count", "lease_ms", "renew_ms"};
 constexpr std::string_view kMembershipKeys[] = {"heartbeat_ms", "ttl_ms", "stabilization_ms"};
 constexpr std::string_view kAgentsKeys[] = {"tombstone_retention_s", "idempotency_retention_s"};
@@ -40,7 +44,11 @@ constexpr std::string_view kGraphKeys[] = {
     "window_s",          "timeout_ms",         "tenants"};
 constexpr std::string_view kTenantKeys[] = {"azure_tenant_id", "client_id", "client_secret_env",
                                             "client_secret_file"};
-constexpr std::string_view kHttpKeys[] = {"max_body_bytes"};
+constexpr std::string_view kHttpKeys[] = {"max_body_bytes",  "max_header_bytes", "max_headers",
+                                          "max_connections", "read_timeout_ms",  "idle_timeout_ms",
+                                          "write_timeout_ms"};
+constexpr std::string_view kApiKeys[] = {"max_json_depth", "max_labels", "max_labels_bytes",
+                                         "max_id_length"};
 constexpr std::string_view kLogKeys[] = {"level", "format"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 constexpr std::string_view kLogFormats[] = {"text", "json"};
@@ -172,7 +180,9 @@ class Reader {
     if (const toml::table* t = Section(root_, "presence")) ReadPresence(*t);
     if (const toml::table* t = Section(root_, "graph")) ReadGraph(*t);
     if (const toml::table* t = Section(root_, "http")) ReadHttp(*t);
+    if (const toml::table* t = Section(root_, "api")) ReadApi(*t);
     if (const toml::table* t = Section(root_, "log")) ReadLog(*t);
+    if (const toml::table* t = Section(root_, "auth")) ReadAuth(*t);
     if (config_.instance_id.empty()) config_.instance_id = HostName();
     if (config_.instance_id.empty())
       AddProblem(0, "instance.id is empty and the host name is unknown");
@@ -201,6 +211,63 @@ class Reader {
     CheckKeys(t, "redis", kRedisKeys);
     Address(t, "redis", "address", 1, config_.redis_address);
     Integer(t, "redis", "timeout_ms", 10, 60000, config_.redis_timeout_ms);
+    String(t, "redis", "username", config_.redis_username);
+    ReadRedisPassword(t);
+  }
+
+  // redis.password_env or redis.password_file, like the Graph client secret: the password
+  // itself is never written in the config file.
+  void ReadRedisPassword(const toml::table& t) {
+    std::string variable;
+    std::string file;
+    const toml::node* variable_node = String(t, "redis", "password_env", variable);
+    const toml::node* file_node = String(t, "redis", "password_file", file);
+    if (!variable.empty() && !file.empty()) {
+      AddProblem(*file_node, "redis: password_env and password_file are both set; keep one");
+      return;
+    }
+    if (!variable.empty()) {
+      const char* value = std::getenv(variable.c_str());
+      if (value == nullptr || *value == '\0') {
+        AddProblem(*variable_node, fmt::format("redis.password_env: environment variable {} is {}",
+                                               variable, value == nullptr ? "not set" : "empty"));
+        return;
+      }
+      config_.redis_password = value;
+      return;
+    }
+    if (file.empty()) return;
+    const std::filesystem::path password_path = directory_ / file;
+    Result<std::string> content = ReadWholeFile(password_path.string());
+    if (!content.ok()) {
+      AddProblem(*file_node, fmt::format("redis.password_file: {}", content.error().message));
+      return;
+    }
+    std::string password = std::move(content).value();
+    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) {
+      password.pop_back();
+    }
+    if (password.empty()) {
+      AddProblem(*file_node,
+                 fmt::format("redis.password_file: {} is empty", password_path.string()));
+      return;
+    }
+    config_.redis_password = std::move(password);
+  }
+
+  void ReadAuth(const toml::table& t) {
+    CheckKeys(t, "auth", kAuthKeys);
+    if (const toml::node* node = t.get("enabled")) {
+      if (const toml::value<bool>* value = node->as_boolean()) {
+        config_.auth_enabled = value->get();
+      } else {
+        AddProblem(*node, fmt::format("auth.enabled must be a boolean, got {}", TypeName(*node)));
+      }
+    }
+    Integer(t, "auth", "cache_ms", 0, 60000, config_.auth_cache_ms);
+    Integer(t, "auth", "requests_per_second", 1, 10000000, config_.auth_requests_per_second);
+    Integer(t, "auth", "burst", 1, 100000000, config_.auth_burst);
+    Choice(t, "auth", "metrics", kAuthMetrics, config_.auth_metrics);
   }
 
   void ReadPartitions(const toml::table& t) {
@@ -333,6 +400,21 @@ class Reader {
   void ReadHttp(const toml::table& t) {
     CheckKeys(t, "http", kHttpKeys);
     Integer(t, "http", "max_body_bytes", 1024, 16777216, config_.max_body_bytes);
+    Integer(t, "http", "max_header_bytes", 1024, 1048576, config_.max_header_bytes);
+    Integer(t, "http", "max_headers", 8, 10000, config_.max_headers);
+    Integer(t, "http", "max_connections", 1, 1000000, config_.max_connections);
+    Integer(t, "http", "read_timeout_ms", 100, 600000, config_.read_timeout_ms);
+    Integer(t, "http", "idle_timeout_ms", 100, 3600000, config_.idle_timeout_ms);
+    Integer(t, "http", "write_timeout_ms", 100, 600000, config_.write_timeout_ms);
+  }
+
+  void ReadApi(const toml::table& t) {
+    CheckKeys(t, "api", kApiKeys);
+    Integer(t, "api", "max_json_depth", 2, 64, config_.max_json_depth);
+    Integer(t, "api", "max_labels", 0, 1024, config_.max_labels);
+    Integer(t, "api", "max_labels_bytes", 2, 65536, config_.max_labels_bytes);
+    // DESIGN.md fixes ids at 1 to 128 characters; a deployment may only ask for less.
+    Integer(t, "api", "max_id_length", 1, 128, config_.max_id_length);
   }
 
   void ReadLog(const toml::table& t) {
@@ -412,6 +494,8 @@ class Reader {
                  std::span<const std::string_view> known) {
     const bool holds_secrets =
         std::find(known.begin(), known.end(), "client_secret_env") != known.end();
+    const bool holds_password =
+        std::find(known.begin(), known.end(), "password_env") != known.end();
     for (auto&& [key, node] : t) {
       const std::string_view key_name = key.str();
       if (std::find(known.begin(), known.end(), key_name) != known.end()) continue;
@@ -423,6 +507,13 @@ class Reader {
         AddProblem(line, fmt::format("{} is refused: a secret must not be written in the config "
                                      "file; name an environment variable with client_secret_env "
                                      "or a file with client_secret_file",
+                                     full));
+        continue;
+      }
+      if (holds_password && key_name == "password") {
+        AddProblem(line, fmt::format("{} is refused: a password must not be written in the "
+                                     "config file; name an environment variable with "
+                                     "password_env or a file with password_file",
                                      full));
         continue;
       }
@@ -592,11 +683,14 @@ Result<HostPort> SplitHostPort(std::string_view address) {
 Result<Config> LoadConfig(const std::string& path) {
   Result<std::string> content = ReadWholeFile(path);
   if (!content.ok()) return content.error();
+  return ParseConfig(content.value(), path);
+}
 
+Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   // toml++ throws on syntax errors; turn that into FILE:LINE: reason.
   toml::table root;
   try {
-    root = toml::parse(content.value(), path);
+    root = toml::parse(text, path);
   } catch (const toml::parse_error& error) {
     const toml::source_position& at = error.source().begin;
     return MakeError(kErrorCode, fmt::format("{}:{}: syntax error: {} (column {})", path, at.line,

@@ -26,6 +26,8 @@ struct Config {
   // [redis]
   std::string redis_address = "127.0.0.1:6379";
   uint32_t redis_timeout_ms = 2000;
+  std::string redis_username;  // "" = the default user
+  std::string redis_password;  // resolved from password_env / password_file; "" = no AUTH
 
   // [partitions]
   uint32_t partitions = 64;
@@ -57,8 +59,27 @@ struct Config {
   uint32_t graph_window_s = 30;
   uint32_t graph_timeout_ms = 10000;
 
-  // [http]
+  // [http]: limits of the transport, whatever the request means (docs/limits.md)
   uint32_t max_body_bytes = 65536;
+  uint32_t max_header_bytes = 16384;
+  uint32_t max_headers = 100;
+  uint32_t max_connections = 10000;
+  uint32_t read_timeout_ms = 10000;
+  uint32_t idle_timeout_ms = 60000;
+  uint32_t write_timeout_ms = 10000;
+
+  // [api]: limits on the content of REST API requests (docs/limits.md)
+  uint32_t max_json_depth = 16;
+  uint32_t max_labels = 64;
+  uint32_t max_labels_bytes = 4096;
+  uint32_t max_id_length = 128;
+
+  // [auth]
+  bool auth_enabled = true;
+  uint32_t auth_cache_ms = 1000;
+  uint32_t auth_requests_per_second = 1000;  // per API key and instance
+  uint32_t auth_burst = 2000;
+  std::string auth_metrics = "admin";  // "admin" or "open"
 
   // [log]
   std::string log_level = "info";
@@ -84,6 +105,11 @@ Result<HostPort> SplitHostPort(std::string_view address);
 // becomes the host name. Graph secrets are read here (from the environment
 // variable or file the config names), so a missing secret is an error too.
 Result<Config> LoadConfig(const std::string& path);
+
+// The same for TOML text already in memory; `path` names it in messages and is
+// the base of a relative client_secret_file. LoadConfig reads the file and
+// calls this.
+Result<Config> ParseConfig(std::string_view text, const std::string& path);
 
 // Applies PRESENCE_INSTANCE_ID, PRESENCE_LISTEN and PRESENCE_REDIS when set
 // and not empty. Does not validate: call Validate() afterwards.

@@ -98,8 +98,9 @@ Result<RedisEndpoint> ParseRedisEndpoint(std::string_view text) {
   return endpoint;
 }
 
-Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
-    const RedisEndpoint& endpoint, std::chrono::milliseconds timeout) {
+Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(const RedisEndpoint& endpoint,
+                                                                  std::chrono::milliseconds timeout,
+                                                                  const RedisLogin& login) {
   redisContext* context =
       redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, ToTimeval(timeout));
   if (context == nullptr) {
@@ -114,7 +115,26 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
   }
   auto connection = std::unique_ptr<RedisConnection>(new RedisConnection(endpoint, context));
   if (Status set = connection->SetTimeout(timeout); !set) return set.error();
+  if (Status authenticated = connection->Authenticate(login); !authenticated) {
+    return authenticated.error();
+  }
   return connection;
+}
+
+Status RedisConnection::Authenticate(const RedisLogin& login) {
+  if (login.username.empty() && login.password.empty()) return Ok{};
+  std::vector<std::string> auth = {"AUTH"};
+  if (!login.username.empty()) auth.push_back(login.username);
+  auth.push_back(login.password);
+  Result<store::RedisReply> reply = Command(auth);
+  if (!reply) return reply.error();
+  if (reply->is_error()) {
+    return MakeError(
+        "redis_auth",
+        fmt::format("redis {}: authentication as user {} refused: {}", endpoint_.ToString(),
+                    login.username.empty() ? "default" : login.username, reply->str));
+  }
+  return Ok{};
 }
 
 RedisConnection::RedisConnection(RedisEndpoint endpoint, redisContext* context)

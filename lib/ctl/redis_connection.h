@@ -21,6 +21,13 @@ struct RedisEndpoint {
   std::string ToString() const;
 };
 
+// Who presencectl is to Redis: AUTH [username] password right after connecting. An
+// empty password and username send no AUTH.
+struct RedisLogin {
+  std::string username;
+  std::string password;
+};
+
 // Parses "host:port" (port defaults to 6379); the error names the text.
 Result<RedisEndpoint> ParseRedisEndpoint(std::string_view text);
 
@@ -31,9 +38,12 @@ Result<RedisEndpoint> ParseRedisEndpoint(std::string_view text);
 // connection is unusable afterwards. Not thread-safe.
 class RedisConnection {
  public:
-  // Connects within `timeout`; the same timeout applies to every reply.
+  // Connects within `timeout` and authenticates with `login`; the same timeout applies to
+  // every reply. A refused AUTH is an error (code "redis_auth") naming the address and the
+  // user, never the password.
   static Result<std::unique_ptr<RedisConnection>> Connect(const RedisEndpoint& endpoint,
-                                                          std::chrono::milliseconds timeout);
+                                                          std::chrono::milliseconds timeout,
+                                                          const RedisLogin& login = {});
   ~RedisConnection();
 
   RedisConnection(const RedisConnection&) = delete;
@@ -53,6 +63,7 @@ class RedisConnection {
 
  private:
   RedisConnection(RedisEndpoint endpoint, redisContext* context);
+  Status Authenticate(const RedisLogin& login);
   Error ConnectionError() const;
 
   RedisEndpoint endpoint_;

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <hiredis/hiredis.h>
 
+#include "util/log.h"
+
 namespace presence::store {
 
 namespace {
@@ -80,7 +82,7 @@ class WaiterFor : public Waiter {
 };
 
 struct Pending {
-  std::unique_ptr<Waiter> waiter;
+  std::unique_ptr<Waiter> waiter;  // null for the client's own AUTH
   Clock::time_point deadline;
 };
 
@@ -112,8 +114,13 @@ Result<RedisAddress> ParseRedisAddress(std::string_view text) {
 // still in flight when the client is destroyed find it alive and closed.
 class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Impl(asio::io_context& io, RedisAddress address, std::chrono::milliseconds timeout)
-      : io_(io), address_(std::move(address)), timeout_(timeout), timer_(io) {}
+  Impl(asio::io_context& io, RedisAddress address, std::chrono::milliseconds timeout,
+       RedisCredentials credentials)
+      : io_(io),
+        address_(std::move(address)),
+        timeout_(timeout),
+        credentials_(std::move(credentials)),
+        timer_(io) {}
 
   ~Impl() {
     if (reader_ != nullptr) redisReaderFree(reader_);
@@ -142,7 +149,7 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
     Fail("client closed");
   }
 
-  bool connected() const { return state_ == State::kConnected; }
+  bool connected() const { return state_ == State::kConnected && !authenticating_; }
   const RedisAddress& address() const { return address_; }
 
  private:
@@ -174,10 +181,51 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
                                     if (ec) return Fail(ec.message());
                                     socket_->set_option(tcp::no_delay(true));
                                     state_ = State::kConnected;
+                                    Authenticate();
                                     Read();
                                     Flush();
                                   });
                             });
+  }
+
+  // Puts AUTH in front of every command queued while connecting. Redis answers in order,
+  // so its reply is the first one; commands behind a refused AUTH fail with it.
+  void Authenticate() {
+    if (credentials_.password.empty() && credentials_.username.empty()) return;
+    std::vector<std::string> auth = {"AUTH"};
+    if (!credentials_.username.empty()) auth.push_back(credentials_.username);
+    auth.push_back(credentials_.password);
+    std::string command;
+    AppendCommand(command, auth);
+    outbox_.insert(0, command);
+    pending_.push_front(Pending{nullptr, Clock::now() + timeout_});
+    authenticating_ = true;
+    timer_.cancel();  // the oldest command changed: watch the AUTH
+  }
+
+  // The AUTH reply; false when Redis refused it (the connection has been failed).
+  bool Authenticated(const RedisReply& reply) {
+    authenticating_ = false;
+    if (!reply.is_error()) {
+      if (!auth_error_logged_.empty()) {
+        Logger("redis")->info("redis {}: authenticated as user {}", address_.ToString(),
+                              UserName());
+      }
+      auth_error_logged_.clear();
+      return true;
+    }
+    std::string reason =
+        fmt::format("authentication as user {} refused: {}", UserName(), reply.str);
+    if (reason != auth_error_logged_) {
+      Logger("redis")->error("redis {}: {}", address_.ToString(), reason);
+      auth_error_logged_ = reason;
+    }
+    Fail(reason);
+    return false;
+  }
+
+  std::string UserName() const {
+    return credentials_.username.empty() ? "default" : credentials_.username;
   }
 
   // Writes everything in the outbox; commands queued during a write go out
@@ -234,6 +282,11 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
       }
       auto waiter = std::move(pending_.front().waiter);
       pending_.pop_front();
+      if (waiter == nullptr) {
+        if (!Authenticated(copy)) return false;
+        ArmTimer();
+        continue;
+      }
       waiter->Complete(io_, std::move(copy));
       ArmTimer();
     }
@@ -265,6 +318,7 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
       socket_.reset();
     }
     state_ = State::kDisconnected;
+    authenticating_ = false;
     writing_ = false;
     outbox_.clear();
     inflight_.clear();
@@ -272,12 +326,17 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
     retry_after_ = Clock::now() + kReconnectBackoff;
     auto pending = std::move(pending_);
     pending_.clear();
-    for (auto& p : pending) p.waiter->Complete(io_, Unavailable(reason));
+    for (auto& p : pending) {
+      if (p.waiter != nullptr) p.waiter->Complete(io_, Unavailable(reason));
+    }
   }
 
   asio::io_context& io_;
   RedisAddress address_;
   std::chrono::milliseconds timeout_;
+  RedisCredentials credentials_;
+  bool authenticating_ = false;    // AUTH sent, its reply not yet read
+  std::string auth_error_logged_;  // the last refusal logged, so it is logged once
   asio::steady_timer timer_;
   bool timer_armed_ = false;
   bool closed_ = false;
@@ -298,8 +357,8 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
 };
 
 RedisClient::RedisClient(asio::io_context& io, RedisAddress address,
-                         std::chrono::milliseconds timeout)
-    : impl_(std::make_shared<Impl>(io, std::move(address), timeout)) {}
+                         std::chrono::milliseconds timeout, RedisCredentials credentials)
+    : impl_(std::make_shared<Impl>(io, std::move(address), timeout, std::move(credentials))) {}
 
 RedisClient::~RedisClient() { impl_->Close(); }
 

@@ -20,6 +20,14 @@ struct RedisAddress {
   std::string ToString() const;
 };
 
+// Who the client is to Redis: AUTH username password on every connection, before any
+// other command. An empty password sends no AUTH (the default user without a password);
+// an empty username with a password authenticates the default user.
+struct RedisCredentials {
+  std::string username;
+  std::string password;
+};
+
 // Parses "host:port" (port defaults to 6379).
 Result<RedisAddress> ParseRedisAddress(std::string_view text);
 
@@ -29,12 +37,16 @@ Result<RedisAddress> ParseRedisAddress(std::string_view text);
 //
 // The client connects lazily and again after a failure; while Redis is
 // unreachable every command fails at once with code "redis_unavailable" and a
-// message naming the address and the reason. Not thread-safe: use it from the
+// message naming the address and the reason. With credentials, AUTH goes first
+// on each connection; a refused AUTH fails the connection the same way (the
+// message names the address and the user, never the password) and is logged
+// as an error once per distinct reason. Not thread-safe: use it from the
 // io_context's single thread only.
 class RedisClient {
  public:
   RedisClient(asio::io_context& io, RedisAddress address,
-              std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
+              std::chrono::milliseconds timeout = std::chrono::milliseconds(2000),
+              RedisCredentials credentials = {});
   ~RedisClient();
 
   RedisClient(const RedisClient&) = delete;
@@ -45,7 +57,7 @@ class RedisClient {
   // failed or the reply did not arrive within the timeout.
   Task<Result<RedisReply>> Command(std::vector<std::string> args);
 
-  // True while a connection is up (as far as the client knows).
+  // True while a connection is up and authenticated (as far as the client knows).
   bool connected() const;
 
   const RedisAddress& address() const;

@@ -358,6 +358,7 @@ class Daemon:
                     f'[partitions]\ncount = 4\n'
                     f'[membership]\nstabilization_ms = 0\n'
                     f'[presence]\npoll_interval_ms = {poll_interval_ms}\n'
+                    f'[auth]\nmetrics = "open"\n'
                     f'[log]\nlevel = "{log_level}"\nformat = "{log_format}"\n')
 
     def start(self):

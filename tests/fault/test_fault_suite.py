@@ -89,7 +89,8 @@ class FaultSuite(unittest.TestCase):
 
         book = AgentBook(TENANTS, AGENTS_PER_TENANT, self.seed)
         log = CommandLog()
-        targets = Targets(d.nginx_port, {i.id: i.port for i in d.instances})
+        targets = Targets(d.nginx_port, {i.id: i.port for i in d.instances},
+                          api_key=d.admin_key)
         workload = Workload(book, log, targets, threads=CLIENT_THREADS, seed=self.seed)
         workload.start()
         started = time.monotonic()

@@ -168,10 +168,13 @@ class CommandLog:
 
 
 class Targets:
-    """Where requests go: nginx, or an instance straight (id -> port); updated by the suite."""
+    """Where requests go: nginx, or an instance straight (id -> port); updated by the suite.
 
-    def __init__(self, nginx_port, instance_ports):
+    api_key, when given, is sent as "Authorization: Bearer ..." with every request."""
+
+    def __init__(self, nginx_port, instance_ports, api_key=None):
         self._lock = threading.Lock()
+        self.api_key = api_key
         self.nginx_port = nginx_port
         self._instances = dict(instance_ports)
 
@@ -201,6 +204,8 @@ def send(connections, targets, command, target, thread, timeout):
         headers["Content-Type"] = "application/json"
     if command.key is not None:
         headers["Idempotency-Key"] = command.key
+    if targets.api_key:
+        headers["Authorization"] = f"Bearer {targets.api_key}"
     connection = connections.get(target)
     try:
         if connection is None:

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include <fmt/format.h>
 #include <catch2/catch.hpp>
 
 namespace presence::config {
@@ -503,6 +504,101 @@ TEST_CASE("SplitHostPort splits names, IPv4 and bracketed IPv6", "[config]") {
   CHECK_FALSE(SplitHostPort("host:65536").ok());
   CHECK_FALSE(SplitHostPort("host:-1").ok());
   CHECK_FALSE(SplitHostPort("my host:80").ok());
+}
+
+TEST_CASE("the shipped config holds the default [http] and [api] limits", "[config][limits]") {
+  Result<Config> loaded = LoadConfig(kShippedConfig.string());
+  INFO((loaded.ok() ? std::string() : loaded.error().message));
+  REQUIRE(loaded.ok());
+  const Config& config = loaded.value();
+  CHECK(config.max_header_bytes == 16384);
+  CHECK(config.max_headers == 100);
+  CHECK(config.max_connections == 10000);
+  CHECK(config.read_timeout_ms == 10000);
+  CHECK(config.idle_timeout_ms == 60000);
+  CHECK(config.write_timeout_ms == 10000);
+  CHECK(config.max_json_depth == 16);
+  CHECK(config.max_labels == 64);
+  CHECK(config.max_labels_bytes == 4096);
+  CHECK(config.max_id_length == 128);
+  const Config defaults;
+  CHECK(config.max_header_bytes == defaults.max_header_bytes);
+  CHECK(config.max_headers == defaults.max_headers);
+  CHECK(config.max_connections == defaults.max_connections);
+  CHECK(config.read_timeout_ms == defaults.read_timeout_ms);
+  CHECK(config.idle_timeout_ms == defaults.idle_timeout_ms);
+  CHECK(config.write_timeout_ms == defaults.write_timeout_ms);
+  CHECK(config.max_json_depth == defaults.max_json_depth);
+  CHECK(config.max_labels == defaults.max_labels);
+  CHECK(config.max_labels_bytes == defaults.max_labels_bytes);
+  CHECK(config.max_id_length == defaults.max_id_length);
+}
+
+TEST_CASE("every [http] and [api] limit is read into its field", "[config][limits]") {
+  TempDir dir;
+  Result<Config> loaded = LoadConfig(dir.Write("limits.toml", R"([http]
+max_header_bytes = 2048
+max_headers = 20
+max_connections = 5
+read_timeout_ms = 2000
+idle_timeout_ms = 3000
+write_timeout_ms = 4000
+[api]
+max_json_depth = 4
+max_labels = 3
+max_labels_bytes = 100
+max_id_length = 32
+)"));
+  INFO((loaded.ok() ? std::string() : loaded.error().message));
+  REQUIRE(loaded.ok());
+  const Config& config = loaded.value();
+  CHECK(config.max_header_bytes == 2048);
+  CHECK(config.max_headers == 20);
+  CHECK(config.max_connections == 5);
+  CHECK(config.read_timeout_ms == 2000);
+  CHECK(config.idle_timeout_ms == 3000);
+  CHECK(config.write_timeout_ms == 4000);
+  CHECK(config.max_json_depth == 4);
+  CHECK(config.max_labels == 3);
+  CHECK(config.max_labels_bytes == 100);
+  CHECK(config.max_id_length == 32);
+}
+
+TEST_CASE("out-of-range limits give FILE:LINE and the range", "[config][limits]") {
+  TempDir dir;
+  struct Case {
+    const char* table;
+    const char* key;
+    int64_t low;   // the smallest accepted value
+    int64_t high;  // the largest accepted value
+  };
+  const Case cases[] = {
+      {"http", "max_body_bytes", 1024, 16777216},
+      {"http", "max_header_bytes", 1024, 1048576},
+      {"http", "max_headers", 8, 10000},
+      {"http", "max_connections", 1, 1000000},
+      {"http", "read_timeout_ms", 100, 600000},
+      {"http", "idle_timeout_ms", 100, 3600000},
+      {"http", "write_timeout_ms", 100, 600000},
+      {"api", "max_json_depth", 2, 64},
+      {"api", "max_labels", 0, 1024},
+      {"api", "max_labels_bytes", 2, 65536},
+      {"api", "max_id_length", 1, 128},
+  };
+  for (const Case& c : cases) {
+    INFO(c.table << "." << c.key);
+    for (int64_t bad : {c.low - 1, c.high + 1}) {
+      const std::string text = fmt::format("[{}]\n# comment\n{} = {}\n", c.table, c.key, bad);
+      CHECK(LoadError(dir, text) == fmt::format("FILE:3: {}.{} must be between {} and {}, got {}",
+                                                c.table, c.key, c.low, c.high, bad));
+    }
+    for (int64_t good : {c.low, c.high}) {
+      const std::string text = fmt::format("[{}]\n{} = {}\n", c.table, c.key, good);
+      CHECK(LoadConfig(dir.Write("good.toml", text)).ok());
+    }
+  }
+  CHECK(LoadError(dir, "[api]\nmax_label = 3\n") ==
+        "FILE:2: unknown key api.max_label (did you mean max_labels?)");
 }
 
 }  // namespace

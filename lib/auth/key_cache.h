@@ -1,0 +1,51 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "auth/api_key.h"
+
+namespace presence::auth {
+
+// What presenced remembers of the keys it looked up: a record (positive entry) or the fact
+// that Redis had none (negative entry), each for `ttl`. So steady traffic adds about one
+// HGET per key and TTL, and a revoked key stops working within the TTL.
+//
+// Bounded: when `max_entries` are held, expired entries are dropped first, then the entry
+// that expires soonest. Not thread-safe (the io_context's thread only).
+class KeyCache {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // What the cache knows of an id: nothing (ask Redis), a record, or "no such key".
+  struct Lookup {
+    bool known = false;
+    std::optional<KeyRecord> record;  // known and present
+  };
+
+  KeyCache(std::chrono::milliseconds ttl, size_t max_entries);
+
+  Lookup Find(const std::string& id, Clock::time_point now) const;
+
+  // Remembers `record` (nullopt: Redis has no key of this id) until now + ttl.
+  void Store(const std::string& id, std::optional<KeyRecord> record, Clock::time_point now);
+
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    std::optional<KeyRecord> record;
+    Clock::time_point expires_at;
+  };
+
+  void MakeRoom(Clock::time_point now);
+
+  std::chrono::milliseconds ttl_;
+  size_t max_entries_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+}  // namespace presence::auth
