@@ -195,14 +195,16 @@ int RunShow(CliContext& context, const AgentArgs& args) {
   return kExitOk;
 }
 
-// Up to `limit` agents (0 = all) of one partition, in id order.
+// Up to `limit` agents (0 = all) of one partition, in the partition's order.
 Result<std::vector<nlohmann::json>> ListPartition(FunctionClient& functions, uint32_t partition,
                                                   const std::string& tenant, uint32_t limit) {
   std::vector<nlohmann::json> agents;
-  std::string after;
+  std::string cursor = "0";
+  uint64_t skip = 0;
   while (true) {
     uint32_t page = limit == 0 ? kListPage : std::min<uint32_t>(kListPage, limit - agents.size());
-    Result<nlohmann::json> answer = functions.Call(ListAgentsCall(partition, tenant, after, page));
+    Result<nlohmann::json> answer =
+        functions.Call(ListAgentsCall(partition, tenant, cursor, skip, page));
     if (!answer) return answer.error();
     if (!answer->value("ok", false)) {
       return MakeError(answer->value("code", "refused"),
@@ -211,8 +213,9 @@ Result<std::vector<nlohmann::json>> ListPartition(FunctionClient& functions, uin
     }
     for (auto& record : (*answer)["agents"]) agents.push_back(std::move(record));
     bool full = limit != 0 && agents.size() >= limit;
-    if (!answer->value("more", false) || full || agents.empty()) return agents;
-    after = agents.back().value("agent", "");
+    if (answer->value("done", true) || full) return agents;
+    cursor = answer->value("cursor", "0");
+    skip = answer->value("skip", uint64_t{0});
   }
 }
 
@@ -220,11 +223,13 @@ int RunList(CliContext& context, const AgentArgs& args) {
   Result<Session> session = OpenSession(context, nullptr);
   if (!session) return context.Fail(session.error());
 
-  // Each partition is in id order, so the first `limit` of each suffice.
+  // The first `limit` found, then sorted: partitions keep no id order.
   std::vector<nlohmann::json> agents;
   for (uint32_t p = 0; p < session->partitions; ++p) {
+    if (args.limit != 0 && agents.size() >= args.limit) break;
+    uint32_t wanted = args.limit == 0 ? 0 : args.limit - static_cast<uint32_t>(agents.size());
     Result<std::vector<nlohmann::json>> part =
-        ListPartition(*session->functions, p, args.tenant, args.limit);
+        ListPartition(*session->functions, p, args.tenant, wanted);
     if (!part) return context.Fail(part.error());
     std::move(part->begin(), part->end(), std::back_inserter(agents));
   }

@@ -1,6 +1,7 @@
 -- wrk script for bench/run: every request addresses another agent.
 --
 --   wrk -t1 -c32 -d10s -s bench/wrk/agents.lua URL -- MODE PREFIX TENANTS POOL DELAY_MS OFFSET
+--       [BATCH]
 --
 -- MODE      put       PUT /v1/tenants/T/agents/A {"source":"push"}: agent PREFIX-THREAD-N, N
 --                     counting up from 0, so every request registers a new agent
@@ -11,12 +12,16 @@
 --                     registered beforehand with source push), availability alternating
 --                     Busy/Available per pass over the pool, so every request is a change
 --                     while POOL is much larger than the connection count
+--           batch     POST /v1/tenants/T/presence with BATCH items of the same pool: request
+--                     R goes to tenant R mod TENANTS and takes that tenant's next BATCH
+--                     agents (N = tenant + TENANTS * k), alternating as presence does
 -- PREFIX    agent id prefix (ids 1 to 128 of letters, digits and -_.@)
 -- TENANTS   agents are spread over tenants bt0 .. bt(TENANTS-1) by N mod TENANTS
 -- POOL      pool size of mode presence (ignored otherwise)
 -- DELAY_MS  0, or the mean of the exponential wait of a connection before each request
 -- OFFSET    first N (default 0): a presence run that continues an earlier one on the same
 --           pool passes the earlier run's request count, so the alternation goes on
+-- BATCH     items per request of mode batch (default 500)
 --
 -- done() prints one line "BENCH_JSON {...}" with requests, duration, errors and latency
 -- percentiles in microseconds, which bench/run parses.
@@ -30,7 +35,7 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local mode, prefix, tenants, pool, pause
+local mode, prefix, tenants, pool, pause, batch
 local counter = 0
 local headers = { ["Content-Type"] = "application/json" }
 
@@ -52,15 +57,33 @@ function init(args)
   pool = tonumber(args[4] or "10000")
   pause = tonumber(args[5] or "0")
   counter = tonumber(args[6] or "0")
+  batch = tonumber(args[7] or "500")
   prefix = prefix .. "-" .. tostring(tid or 0) .. "-"
   math.randomseed(os.time() + (tid or 0))
-  if mode ~= "put" and mode ~= "delete" and mode ~= "presence" then
-    error("agents.lua: unknown mode '" .. mode .. "' (put, delete or presence)")
+  if mode ~= "put" and mode ~= "delete" and mode ~= "presence" and mode ~= "batch" then
+    error("agents.lua: unknown mode '" .. mode .. "' (put, delete, presence or batch)")
   end
 end
 
 local function agent_path(n)
   return "/v1/tenants/bt" .. (n % tenants) .. "/agents/" .. prefix .. n
+end
+
+-- Request R of mode batch: the next BATCH agents of tenant R mod TENANTS.
+function batch_request(r)
+  local tenant = r % tenants
+  local per_tenant = math.floor(pool / tenants)
+  local first = math.floor(r / tenants) * batch
+  local items = {}
+  for k = 0, batch - 1 do
+    local slot = first + k
+    local agent = tenant + tenants * (slot % per_tenant)
+    local state = (math.floor(slot / per_tenant) % 2 == 0) and "Busy" or "Available"
+    items[#items + 1] = '{"agent":"' .. prefix .. agent .. '","availability":"' .. state ..
+        '","activity":"' .. state .. '"}'
+  end
+  return wrk.format("POST", "/v1/tenants/bt" .. tenant .. "/presence", headers,
+                    '{"items":[' .. table.concat(items, ",") .. ']}')
 end
 
 function request()
@@ -70,6 +93,9 @@ function request()
     return wrk.format("PUT", agent_path(n), headers, register_body)
   elseif mode == "delete" then
     return wrk.format("DELETE", agent_path(n), nil, nil)
+  end
+  if mode == "batch" then
+    return batch_request(n)
   end
   local agent = n % pool
   local body = (math.floor(n / pool) % 2 == 0) and busy_body or available_body

@@ -15,6 +15,10 @@ Task<Result<nlohmann::json>> StoreAgentCommands::Get(const std::string& tenant,
   co_return co_await store_.Get(tenant, agent);
 }
 
+Task<Result<nlohmann::json>> StoreAgentCommands::PushBatch(store::PresenceBatchCommand command) {
+  co_return co_await store_.PushBatch(std::move(command));
+}
+
 Task<Result<nlohmann::json>> StoreAgentCommands::PushPresence(
     const store::PushPresenceCommand& command) {
   co_return co_await store_.PushPresence(command);

@@ -23,6 +23,7 @@ class AgentCommands {
   virtual Task<Result<nlohmann::json>> Delete(const store::DeleteAgentCommand& command) = 0;
   virtual Task<Result<nlohmann::json>> Get(const std::string& tenant, const std::string& agent) = 0;
   virtual Task<Result<nlohmann::json>> PushPresence(const store::PushPresenceCommand& command) = 0;
+  virtual Task<Result<nlohmann::json>> PushBatch(store::PresenceBatchCommand command) = 0;
   virtual Task<Result<nlohmann::json>> List(const std::string& tenant, const std::string& cursor,
                                             uint32_t limit) = 0;
 };
@@ -36,6 +37,7 @@ class StoreAgentCommands final : public AgentCommands {
   Task<Result<nlohmann::json>> Delete(const store::DeleteAgentCommand& command) override;
   Task<Result<nlohmann::json>> Get(const std::string& tenant, const std::string& agent) override;
   Task<Result<nlohmann::json>> PushPresence(const store::PushPresenceCommand& command) override;
+  Task<Result<nlohmann::json>> PushBatch(store::PresenceBatchCommand command) override;
   Task<Result<nlohmann::json>> List(const std::string& tenant, const std::string& cursor,
                                     uint32_t limit) override;
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
+#include "api/pushed_presence.h"
 #include "api/validation.h"
 #include "http/url.h"
 
@@ -202,20 +203,11 @@ Result<store::PushPresenceCommand> ParsePushPresenceRequest(const http::Request&
   store::PushPresenceCommand command;
   command.tenant = ids->tenant;
   command.agent = ids->agent;
-  const nlohmann::json* availability = Member(*body, "availability");
-  const nlohmann::json* activity = Member(*body, "activity");
-  if (availability == nullptr) return MakeError("bad_availability", "availability is required");
-  if (activity == nullptr) return MakeError("bad_activity", "activity is required");
-  auto parsed_availability = ParseAvailability(*availability);
-  if (!parsed_availability.ok()) return parsed_availability.error();
-  auto parsed_activity = ParseActivity(*activity);
-  if (!parsed_activity.ok()) return parsed_activity.error();
-  command.availability = *parsed_availability;
-  command.activity = *parsed_activity;
-
-  auto observed_at = ParseObservedAt(Member(*body, "observed_at"), now_ms);
-  if (!observed_at.ok()) return observed_at.error();
-  command.observed_at_ms = *observed_at;
+  auto pushed = ParsePushedPresence(*body, now_ms);
+  if (!pushed.ok()) return pushed.error();
+  command.availability = std::move(pushed->availability);
+  command.activity = std::move(pushed->activity);
+  command.observed_at_ms = pushed->observed_at_ms;
   command.if_match = *if_match;
   command.idempotency = IdempotencyOf(request);
   return command;

@@ -6,6 +6,7 @@
 
 #include "api/agent_requests.h"
 #include "api/agent_view.h"
+#include "api/presence_batch_request.h"
 #include "api/validation.h"
 #include "util/json_fields.h"
 #include "util/log.h"
@@ -91,6 +92,8 @@ void AgentRoutes::AddTo(http::Router& router) {
              [this](const http::Request& r) { return ListAgents(r); });
   router.Add(Verb::put, "/v1/tenants/{tenant}/agents/{agent}/presence",
              [this](const http::Request& r) { return Counted("push_presence", PushPresence(r)); });
+  router.Add(Verb::post, "/v1/tenants/{tenant}/presence",
+             [this](const http::Request& r) { return PushBatch(r); });
 }
 
 void AgentRoutes::DescribeMetrics() {
@@ -277,6 +280,35 @@ Task<Response> AgentRoutes::PushPresence(const http::Request& request) {
     refusal["message"] = fmt::format("unexpected outcome \"{}\" for agent {}", outcome, name);
   }
   co_return MarkReplayed(Refusal(refusal), *answer);
+}
+
+Task<Response> AgentRoutes::PushBatch(const http::Request& request) {
+  auto command = ParsePresenceBatchRequest(request, now_ms_(), limits_);
+  if (!command.ok()) co_return Invalid(command.error());
+  const size_t items = command->items.size();
+
+  auto answer = co_await commands_.PushBatch(std::move(*command));
+  if (!answer.ok()) co_return StoreFailure(answer.error());
+  if (!IsOk(*answer)) co_return Refusal(*answer);
+
+  // Per item outcomes; the API's names for the store's (missing → not_found).
+  nlohmann::json body = *answer;
+  body.erase("ok");
+  body["not_found"] = body.value("missing", uint64_t{0});
+  body.erase("missing");
+  for (auto& result : body["results"]) {
+    if (result.value("outcome", "") == "missing") result["outcome"] = "not_found";
+  }
+  if (metrics_ != nullptr) {
+    const uint64_t changed = body.value("changed", uint64_t{0});
+    metrics_->Increment("presence_commands_applied_total",
+                        {{"command", "push_presence_batch"}, {"changed", "true"}},
+                        static_cast<double>(changed));
+    metrics_->Increment("presence_events_appended_total", {{"origin", "api"}},
+                        static_cast<double>(changed));
+    Logger("api")->debug("presence batch of {} items: {} changed", items, changed);
+  }
+  co_return http::JsonResponse(200, body);
 }
 
 }  // namespace presence::api

@@ -57,6 +57,7 @@ class AgentRoutes {
   Task<http::Response> GetAgent(const http::Request& request);
   Task<http::Response> ListAgents(const http::Request& request);
   Task<http::Response> PushPresence(const http::Request& request);
+  Task<http::Response> PushBatch(const http::Request& request);
 
   // The response to a store refusal ({"ok":false,"code":...}).
   static http::Response Refusal(const nlohmann::json& answer);

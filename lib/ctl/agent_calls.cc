@@ -9,8 +9,7 @@ namespace keys = store::keys;
 FunctionCall PutAgentCall(const AgentCallOptions& options, const store::PutAgentCommand& c) {
   uint32_t p = partition::PartitionOf(c.tenant, c.agent, options.partitions);
   return {"presence_agent_put",
-          {keys::Agents(p), keys::TenantIndex(p, c.tenant), keys::Tombstones(p),
-           keys::RosterRevision(p), keys::Events(p)},
+          {keys::Agents(p), keys::Tombstones(p), keys::RosterRevision(p), keys::Events(p)},
           {c.tenant, c.agent, c.source, c.graph_user_id, c.labels_json, c.seq.value_or(""),
            c.if_match.value_or(""), std::to_string(options.events_maxlen)},
           false};
@@ -19,8 +18,7 @@ FunctionCall PutAgentCall(const AgentCallOptions& options, const store::PutAgent
 FunctionCall DeleteAgentCall(const AgentCallOptions& options, const store::DeleteAgentCommand& c) {
   uint32_t p = partition::PartitionOf(c.tenant, c.agent, options.partitions);
   return {"presence_agent_delete",
-          {keys::Agents(p), keys::TenantIndex(p, c.tenant), keys::Tombstones(p),
-           keys::RosterRevision(p), keys::Events(p)},
+          {keys::Agents(p), keys::Tombstones(p), keys::RosterRevision(p), keys::Events(p)},
           {c.tenant, c.agent, c.seq.value_or(""), c.if_match.value_or(""),
            std::to_string(options.events_maxlen), std::to_string(options.tombstone_ms)},
           false};
@@ -32,11 +30,11 @@ FunctionCall GetAgentCall(uint32_t partitions, const std::string& tenant,
   return {"presence_agent_get", {keys::Agents(p)}, {tenant, agent}, true};
 }
 
-FunctionCall ListAgentsCall(uint32_t partition, const std::string& tenant, const std::string& after,
-                            uint32_t limit) {
+FunctionCall ListAgentsCall(uint32_t partition, const std::string& tenant,
+                            const std::string& cursor, uint64_t skip, uint32_t limit) {
   return {"presence_agent_list",
-          {keys::TenantIndex(partition, tenant), keys::Agents(partition)},
-          {after, std::to_string(limit)},
+          {keys::Agents(partition)},
+          {tenant, cursor, std::to_string(skip), std::to_string(limit)},
           true};
 }
 

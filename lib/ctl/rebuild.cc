@@ -197,12 +197,30 @@ Status ReadHistory(RedisConnection& redis, uint32_t p, const RebuildOptions& opt
     start = "(" + page->elements.back().elements[0].str;
   }
 
-  Result<store::RedisReply> agents = redis.Command({"HGETALL", store::keys::Agents(p)});
-  if (!agents) return agents.error();
-  if (agents->is_error()) return ReplyError(redis, "HGETALL " + store::keys::Agents(p), *agents);
-  for (size_t i = 0; i + 1 < agents->elements.size(); i += 2) {
-    data.stored[agents->elements[i].str] = Json::parse(agents->elements[i + 1].str, nullptr, false);
-  }
+  return Ok{};
+}
+
+// The stored records, as the library decodes them (presence_records): how
+// records are stored is the library's business. A record it cannot read is
+// kept as a discarded value, as an unparsable one always was.
+Status ReadRecords(FunctionClient& functions, uint32_t p, PartitionData& data) {
+  std::string cursor = "0";
+  do {
+    Result<Json> page = functions.Call(
+        {"presence_records", {store::keys::Agents(p)}, {cursor, std::to_string(kPage)}, true});
+    if (!page) return page.error();
+    if (!page->value("ok", false)) {
+      return MakeError("redis_error", fmt::format("presence_records on partition {}: {}", p,
+                                                  page->value("message", page->dump())));
+    }
+    for (const Json& entry : (*page)["records"]) {
+      const std::string field = entry.value("field", "");
+      auto agent = entry.find("agent");
+      data.stored[field] =
+          agent != entry.end() && agent->is_object() ? *agent : Json(Json::value_t::discarded);
+    }
+    cursor = page->value("cursor", "0");
+  } while (cursor != "0");
   return Ok{};
 }
 
@@ -282,11 +300,14 @@ std::string Text(const Json& value) {
 
 Result<RebuildReport> Rebuild(RedisConnection& redis, const RebuildOptions& options) {
   RebuildReport report;
+  FunctionClient functions(redis);
+  if (Status loaded = functions.EnsureLibrary(); !loaded) return loaded.error();
   for (uint32_t p = 0; p < options.partitions; ++p) {
     PartitionHistory history;
     history.partition = p;
     PartitionData data;
     if (Status read = ReadHistory(redis, p, options, history, data); !read) return read.error();
+    if (Status read = ReadRecords(functions, p, data); !read) return read.error();
     Compare(p, history, data, report);
     report.events += history.events;
     report.partitions.push_back(std::move(history));
@@ -303,12 +324,11 @@ Status Repair(FunctionClient& functions, const AgentDifference& difference) {
   }
   uint32_t p = difference.partition;
   std::string record = difference.repaired.is_null() ? "" : difference.repaired.dump();
-  Result<Json> answer =
-      functions.Call({"presence_repair",
-                      {store::keys::Agents(p), store::keys::TenantIndex(p, difference.tenant),
-                       store::keys::Tombstones(p), store::keys::RosterRevision(p)},
-                      {difference.tenant, difference.agent, record},
-                      false});
+  Result<Json> answer = functions.Call(
+      {"presence_repair",
+       {store::keys::Agents(p), store::keys::Tombstones(p), store::keys::RosterRevision(p)},
+       {difference.tenant, difference.agent, record},
+       false});
   if (!answer) return answer.error();
   if (!answer->value("ok", false)) {
     return MakeError(answer->value("code", "refused"),

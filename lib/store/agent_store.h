@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -56,6 +57,19 @@ struct PushPresenceCommand {
   std::optional<Idempotency> idempotency;
 };
 
+// One item of a presence batch: the tenant is the batch's.
+struct PresenceBatchItem {
+  std::string agent;
+  std::string availability;  // normalised, see presence/presence_values.h
+  std::string activity;
+  uint64_t observed_at_ms = 0;
+};
+
+struct PresenceBatchCommand {
+  std::string tenant;
+  std::vector<PresenceBatchItem> items;
+};
+
 // The agent commands of the REST API, each one Function call on the agent's
 // partition. A command with an Idempotency-Key goes through presence_once,
 // which stores its first answer and replays it (with "replayed":true) for
@@ -73,8 +87,19 @@ class AgentStore {
   Task<Result<nlohmann::json>> Get(const std::string& tenant, const std::string& agent);
   Task<Result<nlohmann::json>> PushPresence(const PushPresenceCommand& command);
 
-  // One page of a tenant's agents in (partition, agent id) order. `cursor` is
-  // empty for the first page or the "next" value of the previous answer.
+  // Pushed presence for many agents of one tenant: one presence_apply per
+  // partition the items fall in, all sent at once (one round trip with the
+  // pipelined client). Answer: {"ok":true,"changed":N,"unchanged":N,
+  // "missing":N,"wrong_source":N,"stale_observation":N,"unreadable":N,
+  // "results":[{"agent","outcome","version"?}...]} in item order. A failed
+  // Result when any partition's call failed; the other partitions may have
+  // applied theirs, which is safe because a resent batch changes nothing more.
+  Task<Result<nlohmann::json>> PushBatch(PresenceBatchCommand command);
+
+  // One page of a tenant's agents, partition by partition, each in hash order
+  // (HSCAN: an agent registered during the whole listing is listed, perhaps
+  // twice if its partition grew meanwhile). `cursor` is empty for the first
+  // page or the "next" value of the previous answer.
   // Answer: {"ok":true,"agents":[REC...],"next":"<cursor>"|null}; a malformed
   // cursor gives {"ok":false,"code":"bad_cursor"}.
   Task<Result<nlohmann::json>> List(const std::string& tenant, const std::string& cursor,

@@ -9,8 +9,13 @@
 -- * Every Function (but presence_version) answers one JSON text:
 --   {"ok":true,...} or {"ok":false,"code":"...","message":"...",...}.
 -- * Times are Redis TIME in ms. Integers are always written in plain decimal
---   (never "1e+12"): the library has its own JSON encoder for that reason, and
---   so that empty arrays are "[]" and never "{}".
+--   (never "1e+12"), and empty arrays are "[]", never "{}": the library's own
+--   small encoder writes the answers. Agent records, which are flat, go
+--   through cjson (C, much faster); they hold no array and no integer beyond
+--   cjson's 14 significant digits (ms times have 13).
+-- * Agent records are stored as MessagePack arrays (see "Agent records"),
+--   about a sixth of their JSON size; records stored as JSON by library
+--   versions before 6 are still read.
 -- * seq values are unsigned 64-bit decimal strings, compared as strings and
 --   never turned into Lua numbers (a double cannot hold them exactly).
 -- * labels are a JSON text stored as a string; they are never decoded here.
@@ -19,7 +24,7 @@
 --
 -- The C++ side reads the version from the next line; keep its exact form and
 -- bump it whenever this file changes behaviour.
-local LIBRARY_VERSION = "5"
+local LIBRARY_VERSION = "6"
 
 local UNKNOWN = 'PresenceUnknown'
 
@@ -29,6 +34,7 @@ local UNKNOWN = 'PresenceUnknown'
 
 local ARRAY_MT = {}
 local RAW_MT = {}
+local RECORD_MT = {}
 -- JSON null. While the library loads only `redis` is reachable (no cjson,
 -- no setmetatable), so this is a plain table compared by identity.
 local NULL = {}
@@ -38,18 +44,21 @@ local function array(t)
   return setmetatable(t or {}, ARRAY_MT)
 end
 
--- Wraps JSON text that is already encoded (a stored record) to embed it as is.
+-- Wraps JSON text that is already encoded to embed it as is.
 local function raw(text)
   return setmetatable({ text = text }, RAW_MT)
 end
 
-local ESCAPES = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
-                  ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
+-- Marks a table as an agent record: flat, so cjson encodes it.
+local function as_record(t)
+  return setmetatable(t, RECORD_MT)
+end
 
 local function encode_string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    return ESCAPES[c] or string.format('\\u%04x', c:byte())
-  end) .. '"'
+  if not s:find('[%c"\\]') then
+    return '"' .. s .. '"'
+  end
+  return cjson.encode(s)
 end
 
 local function encode_number(n)
@@ -69,6 +78,10 @@ local function encode_table(t)
   if mt == RAW_MT then
     return t.text
   end
+  if mt == RECORD_MT then
+    local _ = t.graph_user_id  -- a GUID still in bytes becomes text (RECORD_MT.__index)
+    return cjson.encode(t)
+  end
   local parts = {}
   if mt == ARRAY_MT then
     for i = 1, #t do
@@ -76,14 +89,8 @@ local function encode_table(t)
     end
     return '[' .. table.concat(parts, ',') .. ']'
   end
-  -- An object, with its keys sorted so that equal values give equal texts.
-  local names = {}
-  for k in pairs(t) do
-    names[#names + 1] = tostring(k)
-  end
-  table.sort(names)
-  for i, k in ipairs(names) do
-    parts[i] = encode_string(k) .. ':' .. encode(t[k])
+  for k, v in pairs(t) do
+    parts[#parts + 1] = encode_string(tostring(k)) .. ':' .. encode(v)
   end
   return '{' .. table.concat(parts, ',') .. '}'
 end
@@ -173,16 +180,176 @@ local function agent_field(tenant, agent)
   return tenant .. '/' .. agent
 end
 
-local function load_record(agents_key, field)
+-- Agent records are stored as a MessagePack array, in this order (a field
+-- the record lacks is false):
+--   1 format (1), 2 state, 3 version, 4 seq, 5 source, 6 graph_user_id,
+--   7 labels, 8 created_at, 9 updated_at, 10 availability, 11 activity,
+--   12 presence_at, 13 observed_at, 14 presence_source, 15 expires_at.
+-- state, source, presence_source, availability and activity are stored as
+-- their index in the tables below (a value not in a table as itself), and a
+-- GUID as its 16 bytes. tenant and agent are the hash field's two halves.
+local RECORD_FORMAT = 1
+local STATES = { 'registered', 'deregistered' }
+local SOURCES = { 'graph', 'push' }
+local AVAILABILITIES = { 'Available', 'AvailableIdle', 'Away', 'BeRightBack', 'Busy',
+                         'BusyIdle', 'DoNotDisturb', 'Offline', UNKNOWN }
+local ACTIVITIES = { 'Available', 'Away', 'BeRightBack', 'Busy', 'DoNotDisturb', 'InACall',
+                     'InAConferenceCall', 'Inactive', 'InAMeeting', 'Offline', 'OffWork',
+                     'OutOfOffice', UNKNOWN, 'Presenting', 'UrgentInterruptionsOnly' }
+
+-- Lookup tables, made at the first call (string functions are not reachable
+-- while the library loads). guid_bytes holds, for a record just unpacked, its
+-- GUID's 16 bytes: the text form is made only when something reads
+-- graph_user_id (RECORD_MT.__index), which a presence change never does.
+local codes, hex_to_byte, byte_to_hex, guid_bytes
+
+local function make_tables()
+  codes = {}
+  for _, names in ipairs({ STATES, SOURCES, AVAILABILITIES, ACTIVITIES }) do
+    local index = {}
+    for i, name in ipairs(names) do index[name] = i end
+    codes[names] = index
+  end
+  guid_bytes = setmetatable({}, { __mode = 'k' })
+  hex_to_byte, byte_to_hex = {}, {}
+  for b = 0, 255 do
+    local h = string.format('%02x', b)
+    hex_to_byte[h] = string.char(b)
+    byte_to_hex[string.char(b)] = h
+  end
+end
+
+local function guid_to_bytes(guid)
+  if not guid:match('^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$')
+      or guid:find('%u') then
+    return guid
+  end
+  return (guid:gsub('-', ''):gsub('%x%x', hex_to_byte))
+end
+
+local function bytes_to_guid(bytes)
+  if #bytes ~= 16 then
+    return bytes
+  end
+  local h = bytes:gsub('.', byte_to_hex)
+  return h:sub(1, 8) .. '-' .. h:sub(9, 12) .. '-' .. h:sub(13, 16) .. '-' .. h:sub(17, 20)
+      .. '-' .. h:sub(21, 32)
+end
+
+-- graph_user_id of a record whose GUID is still in bytes: made on first read.
+RECORD_MT.__index = function(record, key)
+  if key ~= 'graph_user_id' or not guid_bytes or not guid_bytes[record] then
+    return nil
+  end
+  local text = bytes_to_guid(guid_bytes[record])
+  rawset(record, key, text)
+  return text
+end
+
+-- The GUID of a record as stored: its bytes as unpacked when graph_user_id
+-- was not read or set since.
+local function packed_guid(r)
+  local text = rawget(r, 'graph_user_id')
+  if text == nil then
+    return guid_bytes[r] or ''
+  end
+  return guid_to_bytes(text)
+end
+
+-- Written out field by field: records are packed and unpacked once per
+-- command and per presence change, the hot path of the library.
+local function pack_record(r)
+  if not codes then make_tables() end
+  local state_codes, source_codes = codes[STATES], codes[SOURCES]
+  local seq, expires_at = r.seq, r.expires_at
+  if seq == nil then seq = false end
+  if expires_at == nil then expires_at = false end
+  local availability, activity = r.availability or UNKNOWN, r.activity or UNKNOWN
+  return cmsgpack.pack({
+    RECORD_FORMAT, state_codes[r.state] or r.state, r.version, seq,
+    source_codes[r.source or ''] or r.source or false, packed_guid(r),
+    r.labels or '{}', r.created_at or 0, r.updated_at or 0,
+    codes[AVAILABILITIES][availability] or availability,
+    codes[ACTIVITIES][activity] or activity, r.presence_at or 0, r.observed_at or 0,
+    source_codes[r.presence_source or ''] or r.presence_source or false, expires_at,
+  })
+end
+
+local function unpack_record(text, tenant, agent)
+  if text:byte(1) == 123 then  -- "{": stored by a library version before 6
+    return as_record(cjson.decode(text))
+  end
+  local v = cmsgpack.unpack(text)
+  if type(v) ~= 'table' or v[1] ~= RECORD_FORMAT then
+    error('not an agent record')
+  end
+  -- A code names a value; anything else is the value itself; false is absent.
+  local guid = v[6]
+  local bytes = nil
+  if #guid == 16 then
+    bytes, guid = guid, nil
+  end
+  local record = setmetatable({
+    tenant = tenant, agent = agent, state = STATES[v[2]] or v[2], version = v[3],
+    seq = v[4] or nil, source = SOURCES[v[5]] or v[5] or nil, graph_user_id = guid,
+    labels = v[7], created_at = v[8], updated_at = v[9],
+    availability = AVAILABILITIES[v[10]] or v[10], activity = ACTIVITIES[v[11]] or v[11],
+    presence_at = v[12], observed_at = v[13],
+    presence_source = SOURCES[v[14]] or v[14] or nil, expires_at = v[15] or nil,
+  }, RECORD_MT)
+  if bytes then
+    if not codes then make_tables() end
+    guid_bytes[record] = bytes
+  end
+  return record
+end
+
+local function split_field(field)
+  local slash = field:find('/', 1, true)
+  return field:sub(1, slash - 1), field:sub(slash + 1)
+end
+
+-- The record of a hash field, or nil and the reason when it cannot be read.
+local function decode_record(field, text, tenant, agent)
+  if not tenant then
+    tenant, agent = split_field(field)
+  end
+  local ok, record = pcall(unpack_record, text, tenant, agent)
+  if not ok or type(record) ~= 'table' or type(record.version) ~= 'number' then
+    return nil, 'unreadable'
+  end
+  return record
+end
+
+local function corrupt(field)
+  return refuse('corrupt_record',
+                string.format('agent record %s cannot be read; run presencectl rebuild --repair',
+                              field))
+end
+
+-- The stored record, nil when absent, or nil and "unreadable". tenant and
+-- agent may be given when the caller knows them (saves a split).
+local function try_load_record(agents_key, field, tenant, agent)
   local text = redis.call('HGET', agents_key, field)
   if not text then
     return nil
   end
-  return cjson.decode(text)
+  return decode_record(field, text, tenant, agent)
+end
+
+-- As try_load_record, but a record that cannot be read ends the call with a
+-- corrupt_record refusal (see guarded()). Only for calls that have not
+-- written anything yet.
+local function load_record(agents_key, field)
+  local record, problem = try_load_record(agents_key, field)
+  if problem then
+    error({ refusal = corrupt(field) })
+  end
+  return record
 end
 
 local function store_record(agents_key, field, record)
-  redis.call('HSET', agents_key, field, encode(record))
+  redis.call('HSET', agents_key, field, pack_record(record))
 end
 
 local function is_registered(record)
@@ -197,21 +364,27 @@ local function roster_identity(record)
   return ''
 end
 
+-- maxlen has been checked (checked_maxlen); "0" keeps every event.
 local function append_event(events_key, maxlen, event_type, record, at, data)
-  local args = { events_key }
-  local limit = parse_int(maxlen)
-  if limit and limit > 0 then
-    args[#args + 1] = 'MAXLEN'
-    args[#args + 1] = '~'
-    args[#args + 1] = int_text(limit)
+  local text, version, when = encode(data), int_text(record.version), int_text(at)
+  if maxlen == '0' then
+    redis.call('XADD', events_key, '*', 'type', event_type, 'tenant', record.tenant,
+               'agent', record.agent, 'version', version, 'at', when, 'data', text)
+  else
+    redis.call('XADD', events_key, 'MAXLEN', '~', maxlen, '*', 'type', event_type,
+               'tenant', record.tenant, 'agent', record.agent, 'version', version, 'at', when,
+               'data', text)
   end
-  local fields = { '*', 'type', event_type, 'tenant', record.tenant, 'agent', record.agent,
-                   'version', int_text(record.version), 'at', int_text(at),
-                   'data', encode(data) }
-  for _, v in ipairs(fields) do
-    args[#args + 1] = v
+end
+
+-- The maxlen argument in the form XADD takes, or nil when it is not a
+-- non-negative integer. Checked before anything is written.
+local function checked_maxlen(text)
+  local limit = parse_int(text)
+  if not limit then
+    return nil
   end
-  redis.call('XADD', unpack(args))
+  return int_text(limit)
 end
 
 -- Loads an agent for a command: an expired tombstone counts as absent.
@@ -273,10 +446,13 @@ end
 local function presence_agent_put(keys, args)
   local bad = check_argc('presence_agent_put', args, 8)
   if bad then return bad end
-  local agents_key, index_key, tombs_key, rev_key, events_key =
-      keys[1], keys[2], keys[3], keys[4], keys[5]
+  local agents_key, tombs_key, rev_key, events_key = keys[1], keys[2], keys[3], keys[4]
   local tenant, agent, source, graph_user_id, labels, seq, if_match, maxlen =
       unpack(args, 1, 8)
+  maxlen = checked_maxlen(maxlen)
+  if not maxlen then
+    return bad_argument('presence_agent_put', 'maxlen must be a non-negative integer')
+  end
   local field = agent_field(tenant, agent)
   local now = now_ms()
 
@@ -304,15 +480,14 @@ local function presence_agent_put(keys, args)
   local next_record
   if created then
     -- New, or back from a tombstone: the version continues, presence restarts.
-    next_record = {
+    next_record = as_record({
       tenant = tenant, agent = agent, state = 'registered',
       version = (record and record.version or 0) + 1,
       seq = record and record.seq or nil,
       created_at = now, availability = UNKNOWN, activity = UNKNOWN,
       presence_at = 0, observed_at = 0, presence_source = source,
-    }
+    })
     redis.call('ZREM', tombs_key, field)
-    redis.call('ZADD', index_key, '0', agent)
   else
     next_record = record
     next_record.version = record.version + 1
@@ -344,9 +519,12 @@ end
 local function presence_agent_delete(keys, args)
   local bad = check_argc('presence_agent_delete', args, 6)
   if bad then return bad end
-  local agents_key, index_key, tombs_key, rev_key, events_key =
-      keys[1], keys[2], keys[3], keys[4], keys[5]
+  local agents_key, tombs_key, rev_key, events_key = keys[1], keys[2], keys[3], keys[4]
   local tenant, agent, seq, if_match, maxlen, tombstone_text = unpack(args, 1, 6)
+  maxlen = checked_maxlen(maxlen)
+  if not maxlen then
+    return bad_argument('presence_agent_delete', 'maxlen must be a non-negative integer')
+  end
   local tombstone_ms = parse_int(tombstone_text)
   if not tombstone_ms then
     return bad_argument('presence_agent_delete', 'tombstone_ms must be a non-negative integer')
@@ -368,10 +546,10 @@ local function presence_agent_delete(keys, args)
     if seq == '' then
       return encode({ ok = true, changed = false, agent = record or NULL })
     end
-    local tomb = record or {
+    local tomb = record or as_record({
       tenant = tenant, agent = agent, state = 'deregistered', version = 0,
       created_at = now,
-    }
+    })
     tomb.seq = seq
     tomb.updated_at = now
     tomb.expires_at = now + tombstone_ms
@@ -389,7 +567,6 @@ local function presence_agent_delete(keys, args)
     record.seq = seq
   end
   store_record(agents_key, field, record)
-  redis.call('ZREM', index_key, agent)
   redis.call('ZADD', tombs_key, int_text(record.expires_at), field)
   if before ~= '' then
     redis.call('INCR', rev_key)
@@ -407,50 +584,68 @@ local function presence_agent_get(keys, args)
   local bad = check_argc('presence_agent_get', args, 2)
   if bad then return bad end
   local tenant, agent = args[1], args[2]
-  local text = redis.call('HGET', keys[1], agent_field(tenant, agent))
-  if not text then
+  local record = load_record(keys[1], agent_field(tenant, agent))
+  if not record then
     return refuse('not_found', string.format('agent %s/%s is not registered', tenant, agent),
                   { agent = NULL })
   end
-  -- Stored records are this library's JSON: embed them unchanged.
-  local record = cjson.decode(text)
   if record.state ~= 'registered' then
     return refuse('not_found',
                   string.format('agent %s/%s was deregistered', tenant, agent),
-                  { agent = raw(text) })
+                  { agent = record })
   end
-  return encode({ ok = true, agent = raw(text) })
+  return encode({ ok = true, agent = record })
 end
 
--- The tenant of a tenant index key "presence:{pN}:t:TENANT".
-local function tenant_of_index(index_key)
-  return index_key:match('}:t:(.+)$')
-end
+-- HSCAN steps one presence_agent_list call may take; a call that runs out
+-- answers with fewer agents and the cursor to go on from.
+local LIST_STEPS = 64
 
+-- KEYS: agents. ARGS: tenant, cursor, skip, limit. Pages through the
+-- tenant's registered agents of the partition with HSCAN (in hash order):
+-- the scan goes on from `cursor` ("0" to start), leaving out the first
+-- `skip` entries of that step, which an earlier page returned. Answer:
+-- {"ok":true,"agents":[REC...],"cursor":"N","skip":K,"done":bool}; pass
+-- cursor and skip back for the next page. HSCAN's guarantee holds: an agent
+-- registered during the whole listing is returned, perhaps twice if the hash
+-- grew meanwhile.
 local function presence_agent_list(keys, args)
-  local bad = check_argc('presence_agent_list', args, 2)
+  local bad = check_argc('presence_agent_list', args, 4)
   if bad then return bad end
-  local index_key, agents_key = keys[1], keys[2]
-  local after, limit = args[1], parse_int(args[2])
-  local tenant = tenant_of_index(index_key)
-  if not limit then
-    return bad_argument('presence_agent_list', 'limit must be a non-negative integer')
+  local agents_key = keys[1]
+  local tenant, cursor = args[1], args[2]
+  local skip, limit = parse_int(args[3]), parse_int(args[4])
+  if not parse_int(cursor) or not skip or not limit or limit < 1 then
+    return bad_argument('presence_agent_list', 'cursor, skip and limit must be integers')
   end
-  if not tenant then
-    return bad_argument('presence_agent_list', 'key ' .. index_key .. ' is not a tenant index')
-  end
-
-  local start = after == '' and '-' or '(' .. after
-  local ids = redis.call('ZRANGEBYLEX', index_key, start, '+', 'LIMIT', '0',
-                        int_text(limit + 1))
+  local pattern = tenant:gsub('[%*%?%[%]\\]', '\\%0') .. '/*'
   local agents = array()
-  for i = 1, math.min(#ids, limit) do
-    local text = redis.call('HGET', agents_key, agent_field(tenant, ids[i]))
-    if text then
-      agents[#agents + 1] = raw(text)
+  for _ = 1, LIST_STEPS do
+    local step = redis.call('HSCAN', agents_key, cursor, 'MATCH', pattern, 'COUNT',
+                            int_text(math.max(limit, 100)))
+    local flat = step[2]
+    for i = 2 * skip + 1, #flat, 2 do
+      if #agents >= limit then
+        return encode({ ok = true, agents = agents, cursor = cursor, skip = (i - 1) / 2,
+                        done = false })
+      end
+      local record, problem = decode_record(flat[i], flat[i + 1])
+      if is_registered(record) then
+        agents[#agents + 1] = record
+      elseif problem then
+        redis.log(redis.LOG_WARNING, 'presence_agent_list: skipped unreadable record ' .. flat[i])
+      end
+    end
+    skip = 0
+    cursor = step[1]
+    if cursor == '0' then
+      return encode({ ok = true, agents = agents, cursor = '0', skip = 0, done = true })
+    end
+    if #agents >= limit then
+      break
     end
   end
-  return encode({ ok = true, agents = agents, more = #ids > limit })
+  return encode({ ok = true, agents = agents, cursor = cursor, skip = 0, done = false })
 end
 
 local function presence_roster(keys, args)
@@ -462,7 +657,7 @@ local function presence_roster(keys, args)
   local fields = {}
   local records = {}
   for i = 1, #all, 2 do
-    local record = cjson.decode(all[i + 1])
+    local record = decode_record(all[i], all[i + 1])
     if is_registered(record) and record.source == 'graph' then
       fields[#fields + 1] = all[i]
       records[all[i]] = record
@@ -478,6 +673,32 @@ local function presence_roster(keys, args)
   end
   local rev = tonumber(redis.call('GET', rev_key) or '0')
   return encode({ ok = true, rev = rev, agents = rows })
+end
+
+-- KEYS: agents. ARGS: cursor ("0" to start), count. One HSCAN step over
+-- the partition's records, decoded: {"ok":true,"cursor":"N","records":
+-- [{"field":"T/A","agent":REC} or {"field":"T/A","unreadable":true}]};
+-- cursor "0" when the scan is complete. For presencectl rebuild, which must
+-- not depend on how records are stored.
+local function presence_records(keys, args)
+  local bad = check_argc('presence_records', args, 2)
+  if bad then return bad end
+  local count = parse_int(args[2])
+  if not parse_int(args[1]) or not count or count < 1 then
+    return bad_argument('presence_records', 'cursor and count must be integers')
+  end
+  local step = redis.call('HSCAN', keys[1], args[1], 'COUNT', int_text(count))
+  local records = array()
+  local flat = step[2]
+  for i = 1, #flat, 2 do
+    local record = decode_record(flat[i], flat[i + 1])
+    if record then
+      records[#records + 1] = { field = flat[i], agent = record }
+    else
+      records[#records + 1] = { field = flat[i], unreadable = true }
+    end
+  end
+  return encode({ ok = true, cursor = step[1], records = records })
 end
 
 ------------------------------------------------------------------------------
@@ -503,7 +724,10 @@ end
 -- Applies one observation; returns the outcome and the record.
 local function apply_item(agents_key, events_key, maxlen, source, item, now)
   local field = agent_field(item.tenant, item.agent)
-  local record = load_record(agents_key, field)
+  local record, problem = try_load_record(agents_key, field, item.tenant, item.agent)
+  if problem then
+    return 'unreadable', nil
+  end
   if not is_registered(record) then
     return 'missing', record
   end
@@ -526,11 +750,12 @@ local function apply_item(agents_key, events_key, maxlen, source, item, now)
   record.version = record.version + 1
   record.updated_at = now
   store_record(agents_key, field, record)
-  append_event(events_key, maxlen, 'presence.changed', record, now, {
-    before = before,
-    after = { availability = item.availability, activity = item.activity },
-    source = source, observed_at = item.observed_at,
-  })
+  append_event(events_key, maxlen, 'presence.changed', record, now, raw(
+    '{"before":{"availability":' .. encode_string(before.availability) .. ',"activity":'
+    .. encode_string(before.activity) .. '},"after":{"availability":'
+    .. encode_string(item.availability) .. ',"activity":' .. encode_string(item.activity)
+    .. '},"source":' .. encode_string(source) .. ',"observed_at":'
+    .. int_text(item.observed_at) .. '}'))
   return 'changed', record
 end
 
@@ -541,6 +766,10 @@ local function presence_apply(keys, args)
   end
   local agents_key, events_key, lease_key, job_key = keys[1], keys[2], keys[3], keys[4]
   local token, epoch, maxlen, source, polled = unpack(args, 1, 5)
+  maxlen = checked_maxlen(maxlen)
+  if not maxlen then
+    return bad_argument('presence_apply', 'maxlen must be a non-negative integer')
+  end
   local now = now_ms()
 
   -- Fencing comes first: a stale owner writes nothing at all.
@@ -567,16 +796,20 @@ local function presence_apply(keys, args)
   end
 
   local counts = { changed = 0, unchanged = 0, missing = 0, wrong_source = 0,
-                   stale_observation = 0 }
+                   stale_observation = 0, unreadable = 0 }
   local results = array()
   for _, item in ipairs(items) do
     local outcome, record = apply_item(agents_key, events_key, maxlen, source, item, now)
     counts[outcome] = counts[outcome] + 1
-    local result = { tenant = item.tenant, agent = item.agent, outcome = outcome }
     if #items == 1 then
-      result.record = record or NULL
+      results[1] = { tenant = item.tenant, agent = item.agent, outcome = outcome,
+                     record = record or NULL }
+    else
+      -- Written out by hand: a batch of hundreds of items is the hot path.
+      results[#results + 1] = raw('{"tenant":' .. encode_string(item.tenant) .. ',"agent":'
+                                  .. encode_string(item.agent) .. ',"outcome":"' .. outcome
+                                  .. '"}')
     end
-    results[#results + 1] = result
   end
 
   if lease then
@@ -586,7 +819,8 @@ local function presence_apply(keys, args)
   end
   return encode({ ok = true, changed = counts.changed, unchanged = counts.unchanged,
                   missing = counts.missing, wrong_source = counts.wrong_source,
-                  stale_observation = counts.stale_observation, results = results })
+                  stale_observation = counts.stale_observation, unreadable = counts.unreadable,
+                  results = results })
 end
 
 -- One pushed presence (the REST API's PUT .../presence) with an optional
@@ -629,7 +863,7 @@ local function presence_sweep(keys, args)
   local removed = 0
   for _, field in ipairs(fields) do
     -- Re-check the record: it may have been registered again since.
-    local record = load_record(agents_key, field)
+    local record = try_load_record(agents_key, field)
     if record and record.state == 'deregistered' and (record.expires_at or 0) <= now then
       redis.call('HDEL', agents_key, field)
       removed = removed + 1
@@ -1027,18 +1261,18 @@ end
 -- presence_repair: presencectl rebuild --repair
 ------------------------------------------------------------------------------
 
--- KEYS: agents, tenant index, tombs, rev (one partition).
+-- KEYS: agents, tombs, rev (one partition).
 -- ARGS: tenant, agent, the record recomputed from the events as JSON, or ""
 -- to remove an agent the events do not know.
 -- Writes the record as it is (no event: the events already say it), and
--- makes the tenant index, the tombstone set and rev agree with it.
+-- makes the tombstone set and rev agree with it.
 local function presence_repair(keys, args)
   local bad = check_argc('presence_repair', args, 3)
   if bad then return bad end
-  local agents_key, index_key, tombs_key, rev_key = keys[1], keys[2], keys[3], keys[4]
+  local agents_key, tombs_key, rev_key = keys[1], keys[2], keys[3]
   local tenant, agent, text = args[1], args[2], args[3]
   local field = agent_field(tenant, agent)
-  local before = load_record(agents_key, field)
+  local before = try_load_record(agents_key, field)
 
   local record = nil
   if text ~= '' then
@@ -1048,20 +1282,17 @@ local function presence_repair(keys, args)
         or (decoded.state ~= 'registered' and decoded.state ~= 'deregistered') then
       return bad_argument('presence_repair', 'record is not an agent record of ' .. field)
     end
-    record = decoded
+    record = as_record(decoded)
   end
 
   if record == nil then
     redis.call('HDEL', agents_key, field)
-    redis.call('ZREM', index_key, agent)
     redis.call('ZREM', tombs_key, field)
   else
     store_record(agents_key, field, record)
     if is_registered(record) then
-      redis.call('ZADD', index_key, '0', agent)
       redis.call('ZREM', tombs_key, field)
     else
-      redis.call('ZREM', index_key, agent)
       redis.call('ZADD', tombs_key, int_text(record.expires_at or 0), field)
     end
   end
@@ -1075,8 +1306,23 @@ end
 -- Registration
 ------------------------------------------------------------------------------
 
+-- Runs a Function, turning a refusal raised with error({ refusal = TEXT })
+-- (an unreadable record) into its answer. Other errors stay errors.
+local function guarded(callback)
+  return function(keys, args)
+    local ok, answer = pcall(callback, keys, args)
+    if ok then
+      return answer
+    end
+    if type(answer) == 'table' and answer.refusal then
+      return answer.refusal
+    end
+    error(answer, 0)
+  end
+end
+
 local function register(name, callback, read_only)
-  local spec = { function_name = name, callback = callback }
+  local spec = { function_name = name, callback = guarded(callback) }
   if read_only then
     spec.flags = { 'no-writes' }
   end
@@ -1090,6 +1336,7 @@ register('presence_agent_delete', presence_agent_delete)
 register('presence_agent_get', presence_agent_get, true)
 register('presence_agent_list', presence_agent_list, true)
 register('presence_roster', presence_roster, true)
+register('presence_records', presence_records, true)
 register('presence_apply', presence_apply)
 register('presence_push', presence_push)
 register('presence_sweep', presence_sweep)

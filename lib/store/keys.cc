@@ -14,9 +14,6 @@ std::string Rebalance() { return "presence:{ctl}:rebalance"; }
 
 std::string Lease(uint32_t p) { return fmt::format("presence:{{p{}}}:lease", p); }
 std::string Agents(uint32_t p) { return fmt::format("presence:{{p{}}}:agents", p); }
-std::string TenantIndex(uint32_t p, std::string_view tenant) {
-  return fmt::format("presence:{{p{}}}:t:{}", p, tenant);
-}
 std::string Tombstones(uint32_t p) { return fmt::format("presence:{{p{}}}:tombs", p); }
 std::string RosterRevision(uint32_t p) { return fmt::format("presence:{{p{}}}:rev", p); }
 std::string Events(uint32_t p) { return fmt::format("presence:{{p{}}}:events", p); }

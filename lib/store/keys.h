@@ -18,7 +18,6 @@ std::string Rebalance();  // hash of the last `presencectl rebalance` request an
 
 std::string Lease(uint32_t partition);
 std::string Agents(uint32_t partition);
-std::string TenantIndex(uint32_t partition, std::string_view tenant);
 std::string Tombstones(uint32_t partition);
 std::string RosterRevision(uint32_t partition);
 std::string Events(uint32_t partition);

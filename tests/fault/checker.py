@@ -11,6 +11,7 @@ import math
 import threading
 import time
 
+from records import decode_record
 from resp import Redis, RedisError
 
 __all__ = ["LeaseMonitor", "CommandReport", "check_commands", "read_state", "percentile"]
@@ -275,7 +276,7 @@ def read_state(redis, partitions):
         flat, entries = replies[3][0] or [], replies[3][1] or []
         for field, raw in zip(flat[0::2], flat[1::2]):
             tenant, agent = field.split("/", 1)
-            records[(tenant, agent)] = json.loads(raw)
+            records[(tenant, agent)] = decode_record(tenant, agent, raw)
         for entry_id, fields in entries:
             event = dict(zip(fields[0::2], fields[1::2]))
             event["id"] = entry_id

@@ -10,6 +10,7 @@ import re
 import time
 import unittest
 
+from records import decode_record
 from redis_server import RedisServer
 
 SOURCE_DIR = os.environ.get(
@@ -33,10 +34,6 @@ GUID2 = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
 MAXLEN = "1000"
 DAY_MS = "86400000"
 IDEM = f"presence:{{p{P}}}:idem:acme/ann:key-1"
-
-
-def index_key(tenant):
-    return f"presence:{{p{P}}}:t:{tenant}"
 
 
 def member_key(instance_id):
@@ -79,20 +76,31 @@ class FunctionsTest(unittest.TestCase):
             tenant="acme"):
         gid = guid if source == "graph" else ""
         return self.fcall("presence_agent_put",
-                          [AGENTS, index_key(tenant), TOMBS, REV, EVENTS],
+                          [AGENTS, TOMBS, REV, EVENTS],
                           [tenant, agent, source, gid, labels, seq, if_match, MAXLEN])
 
     def delete(self, agent, seq="", if_match="", tombstone_ms=DAY_MS, tenant="acme"):
         return self.fcall("presence_agent_delete",
-                          [AGENTS, index_key(tenant), TOMBS, REV, EVENTS],
+                          [AGENTS, TOMBS, REV, EVENTS],
                           [tenant, agent, seq, if_match, MAXLEN, tombstone_ms])
 
     def get(self, agent, tenant="acme"):
         return self.fcall("presence_agent_get", [AGENTS], [tenant, agent], read_only=True)
 
-    def list_page(self, after, limit, tenant="acme"):
-        return self.fcall("presence_agent_list", [index_key(tenant), AGENTS],
-                          [after, str(limit)], read_only=True)
+    def list_page(self, cursor, limit, tenant="acme", skip="0"):
+        return self.fcall("presence_agent_list", [AGENTS], [tenant, cursor, skip, str(limit)],
+                          read_only=True)
+
+    def list_all(self, limit, tenant="acme"):
+        """Every page of a tenant's listing: the agent ids of each page."""
+        pages, cursor, skip = [], "0", "0"
+        while True:
+            page = self.list_page(cursor, limit, tenant=tenant, skip=skip)
+            self.assertLessEqual(len(page["agents"]), limit, page)
+            pages.append([a["agent"] for a in page["agents"]])
+            if page["done"]:
+                return pages
+            cursor, skip = page["cursor"], str(page["skip"])
 
     def roster(self):
         return self.fcall("presence_roster", [AGENTS, REV], [], read_only=True)
@@ -129,8 +137,19 @@ class FunctionsTest(unittest.TestCase):
         return entries
 
     def stored(self, agent, tenant="acme"):
-        text = self.r.call("HGET", AGENTS, f"{tenant}/{agent}")
-        return None if text is None else json.loads(text)
+        """The stored record as the library decodes it (presence_records), or None."""
+        field = f"{tenant}/{agent}"
+        if not self.r.call("HEXISTS", AGENTS, field):
+            return None
+        cursor = "0"
+        while True:
+            page = self.fcall("presence_records", [AGENTS], [cursor, "1000"], read_only=True)
+            for entry in page["records"]:
+                if entry["field"] == field:
+                    return entry.get("agent")
+            cursor = page["cursor"]
+            if cursor == "0":
+                raise AssertionError(f"{field} exists but presence_records did not return it")
 
     def assert_refused(self, answer, code):
         self.assertFalse(answer["ok"], answer)
@@ -173,7 +192,6 @@ class FunctionsTest(unittest.TestCase):
         self.assertIsInstance(agent["created_at"], int)
         self.assertGreater(agent["created_at"], 1_600_000_000_000)
         self.assertEqual(self.stored("a1"), agent)
-        self.assertEqual(self.r.call("ZRANGE", index_key("acme"), 0, -1), ["a1"])
 
         events = self.events()
         self.assertEqual(len(events), 1)
@@ -262,7 +280,6 @@ class FunctionsTest(unittest.TestCase):
         tomb = answer["agent"]
         self.assertEqual((tomb["state"], tomb["version"], tomb["seq"]), ("deregistered", 2, "2"))
         self.assertGreater(tomb["expires_at"], tomb["updated_at"])
-        self.assertEqual(self.r.call("ZRANGE", index_key("acme"), 0, -1), [])
         self.assertEqual(int(self.r.call("ZSCORE", TOMBS, "acme/a1")), tomb["expires_at"])
         events = self.events()
         self.assertEqual([e["type"] for e in events], ["agent.registered", "agent.deregistered"])
@@ -320,7 +337,6 @@ class FunctionsTest(unittest.TestCase):
         self.assertEqual(answer["agent"]["version"], 3)
         self.assertEqual(answer["agent"]["state"], "registered")
         self.assertIsNone(self.r.call("ZSCORE", TOMBS, "acme/a1"))
-        self.assertEqual(self.r.call("ZRANGE", index_key("acme"), 0, -1), ["a1"])
         events = self.events()
         self.assertEqual([e["type"] for e in events],
                          ["agent.registered", "agent.deregistered", "agent.registered"])
@@ -345,32 +361,43 @@ class FunctionsTest(unittest.TestCase):
         self.assert_refused(missing, "not_found")
         self.assertIsNone(missing["agent"])
 
-    def test_list_pages_through_a_tenant_in_id_order(self):
+    def test_list_pages_through_a_tenant_once_each(self):
+        # Small hashes are one HSCAN step: the skip count splits that step into pages.
         for agent in ("c", "a", "e", "b", "d"):
             self.put(agent)
         self.put("zz", tenant="other")
-
-        first = self.list_page("", 2)
-        self.assertEqual([a["agent"] for a in first["agents"]], ["a", "b"])
-        self.assertTrue(first["more"])
-        second = self.list_page("b", 2)
-        self.assertEqual([a["agent"] for a in second["agents"]], ["c", "d"])
-        self.assertTrue(second["more"])
-        last = self.list_page("d", 2)
-        self.assertEqual([a["agent"] for a in last["agents"]], ["e"])
-        self.assertFalse(last["more"])
+        pages = self.list_all(2)
+        self.assertEqual([len(p) for p in pages], [2, 2, 1])
+        self.assertEqual(sorted(sum(pages, [])), ["a", "b", "c", "d", "e"])
+        first = self.list_page("0", 2)
         self.assertTrue(all(a["tenant"] == "acme" for a in first["agents"]))
 
+    def test_list_pages_through_a_large_hash_without_loss_or_repeat(self):
+        # Past 128 entries the hash is a real hash table and HSCAN takes many steps.
+        for n in range(700):
+            self.put(f"a{n:03d}", source="push", tenant="acme" if n % 2 == 0 else "beta")
+        for limit in (1, 7, 100, 1000):
+            with self.subTest(limit=limit):
+                listed = sum(self.list_all(limit), [])
+                self.assertEqual(len(listed), 350)
+                self.assertEqual(sorted(listed), [f"a{n:03d}" for n in range(0, 700, 2)])
+
     def test_list_of_empty_tenant_is_an_empty_array(self):
-        answer = self.list_page("", 10, tenant="empty")
-        self.assertEqual(answer, {"ok": True, "agents": [], "more": False})
+        answer = self.list_page("0", 10, tenant="empty")
+        self.assertEqual(answer, {"ok": True, "agents": [], "cursor": "0", "skip": 0,
+                                  "done": True})
         self.assertIn('"agents":[]', self.last_text)
 
     def test_list_skips_deregistered_agents(self):
         self.put("a")
         self.put("b")
         self.delete("a")
-        self.assertEqual([a["agent"] for a in self.list_page("", 10)["agents"]], ["b"])
+        self.assertEqual(self.list_all(10), [["b"]])
+
+    def test_list_takes_a_tenant_with_glob_characters_literally(self):
+        self.put("a", tenant="x*")
+        self.put("b", tenant="xy")
+        self.assertEqual(self.list_all(10, tenant="x*"), [["a"]])
 
     def test_roster_lists_graph_agents_and_rev_follows_its_changes(self):
         empty = self.roster()
@@ -699,8 +726,8 @@ class FunctionsTest(unittest.TestCase):
     def test_wrong_argument_counts_are_bad_argument(self):
         calls = [
             ("presence_init", [META], []),
-            ("presence_agent_put", [AGENTS, index_key("acme"), TOMBS, REV, EVENTS], ["acme"]),
-            ("presence_agent_delete", [AGENTS, index_key("acme"), TOMBS, REV, EVENTS], ["a"]),
+            ("presence_agent_put", [AGENTS, TOMBS, REV, EVENTS], ["acme"]),
+            ("presence_agent_delete", [AGENTS, TOMBS, REV, EVENTS], ["a"]),
             ("presence_apply", [AGENTS, EVENTS, LEASE, JOB], ["", "", MAXLEN, "push", "", "x"]),
             ("presence_sweep", [AGENTS, TOMBS], []),
             ("presence_lease_acquire", [LEASE], ["tok"]),
@@ -716,7 +743,7 @@ class FunctionsTest(unittest.TestCase):
                 self.assert_refused(self.fcall(name, keys, args), "bad_argument")
         read_only = [
             ("presence_agent_get", [AGENTS], ["acme"]),
-            ("presence_agent_list", [index_key("acme"), AGENTS], [""]),
+            ("presence_agent_list", [AGENTS], ["acme", "0"]),
             ("presence_roster", [AGENTS, REV], ["extra"]),
         ]
         for name, keys, args in read_only:
@@ -727,7 +754,8 @@ class FunctionsTest(unittest.TestCase):
     def test_malformed_numbers_are_bad_argument(self):
         self.assert_refused(self.fcall("presence_init", [META], ["many"]), "bad_argument")
         self.assert_refused(self.acquire("tok", ttl_ms="soon"), "bad_argument")
-        self.assert_refused(self.list_page("", "ten"), "bad_argument")
+        self.assert_refused(self.list_page("0", "ten"), "bad_argument")
+        self.assert_refused(self.list_page("zero", 10), "bad_argument")
         self.put("p1", source="push")
         self.assert_refused(self.apply([("acme", "p1", "Busy", "Busy", "yesterday")],
                                        source="push"), "bad_argument")
@@ -736,7 +764,7 @@ class FunctionsTest(unittest.TestCase):
     def test_read_only_functions_run_with_fcall_ro(self):
         self.put("a1")
         self.assertTrue(self.get("a1")["ok"])
-        self.assertTrue(self.list_page("", 1)["ok"])
+        self.assertTrue(self.list_page("0", 1)["ok"])
         self.assertTrue(self.roster()["ok"])
         self.assertTrue(self.members()["ok"])
 
@@ -776,7 +804,7 @@ class FunctionsTest(unittest.TestCase):
 
     def once(self, fingerprint, command="presence_agent_put", labels="{}", retention="60000"):
         return self.fcall("presence_once",
-                          [IDEM, AGENTS, index_key("acme"), TOMBS, REV, EVENTS],
+                          [IDEM, AGENTS, TOMBS, REV, EVENTS],
                           [command, fingerprint, retention,
                            "acme", "ann", "push", "", labels, "", "", MAXLEN])
 
@@ -805,6 +833,92 @@ class FunctionsTest(unittest.TestCase):
         self.assert_refused(self.once("f1", command="presence_lease_acquire"), "bad_argument")
         self.assertIsNone(self.r.call("GET", IDEM))
 
+
+    # -- how records are stored ---------------------------------------------
+
+    def test_record_is_stored_compactly_and_read_back_whole(self):
+        self.put("g1", labels='{"team":"a/b"}')
+        self.apply([("acme", "g1", "Busy", "InACall", 1000)])
+        raw = self.r.call("HGET", AGENTS, "acme/g1")
+        stored_bytes = len(raw.encode("utf-8", "surrogateescape"))
+        # MessagePack: about 80 bytes here, where the same record as JSON took about 450.
+        self.assertLess(stored_bytes, 100, raw)
+        record = self.get("g1")["agent"]
+        # tests/support/records.py reads the bytes from the layout document alone.
+        self.assertEqual(decode_record("acme", "g1", raw), record)
+        self.assertEqual(record["tenant"], "acme")
+        self.assertEqual(record["agent"], "g1")
+        self.assertEqual(record["graph_user_id"], GUID)
+        self.assertEqual(record["labels"], '{"team":"a/b"}')
+        self.assertEqual((record["availability"], record["activity"]), ("Busy", "InACall"))
+        self.assertEqual(record["observed_at"], 1000)
+        self.assertEqual(record["source"], "graph")
+        self.assertEqual(record["presence_source"], "graph")
+        self.assertEqual(record["version"], 2)
+
+    def test_values_outside_the_code_tables_are_kept_as_text(self):
+        # The library does not validate: whatever a caller stored comes back unchanged.
+        self.put("g1", guid="not-a-guid")
+        self.apply([("acme", "g1", "SomethingNew", "AlsoNew", 1000)])
+        record = self.get("g1")["agent"]
+        self.assertEqual(record["graph_user_id"], "not-a-guid")
+        self.assertEqual((record["availability"], record["activity"]), ("SomethingNew", "AlsoNew"))
+
+    def test_tombstone_round_trips_seq_and_expiry(self):
+        self.put("g1", seq="18446744073709551615")
+        self.delete("g1", seq="18446744073709551616")
+        record = self.get("g1")["agent"]
+        self.assertEqual(decode_record("acme", "g1", self.r.call("HGET", AGENTS, "acme/g1")),
+                         record)
+        self.assertEqual(record["state"], "deregistered")
+        self.assertEqual(record["seq"], "18446744073709551616")
+        self.assertGreater(record["expires_at"], record["updated_at"])
+
+    def test_json_record_of_an_older_library_is_read_and_rewritten(self):
+        legacy = {"tenant": "acme", "agent": "old", "state": "registered", "version": 4,
+                  "seq": "7", "source": "push", "graph_user_id": "", "labels": "{}",
+                  "created_at": 1000, "updated_at": 2000, "availability": "Away",
+                  "activity": "Away", "presence_at": 2000, "observed_at": 2000,
+                  "presence_source": "push"}
+        self.r.call("HSET", AGENTS, "acme/old", json.dumps(legacy))
+        self.assertEqual(self.get("old")["agent"], legacy)
+        answer = self.apply([("acme", "old", "Busy", "Busy", 3000)], source="push")
+        self.assertEqual(answer["changed"], 1, answer)
+        self.assertFalse(self.r.call("HGET", AGENTS, "acme/old").startswith("{"))
+        record = self.get("old")["agent"]
+        self.assertEqual((record["version"], record["seq"], record["availability"]),
+                         (5, "7", "Busy"))
+
+    def test_unreadable_record_is_refused_and_never_overwritten(self):
+        self.put("g1")
+        self.r.call("HSET", AGENTS, "acme/g1", "\x93garbage")
+        for answer in (self.get("g1"), self.put("g1", labels='{"a":"b"}'), self.delete("g1")):
+            self.assert_refused(answer, "corrupt_record")
+            self.assertIn("acme/g1", answer["message"])
+        answer = self.apply([("acme", "g1", "Busy", "Busy", 1000)])
+        self.assertEqual((answer["unreadable"], answer["changed"]), (1, 0), answer)
+        self.assertEqual(self.r.call("HGET", AGENTS, "acme/g1"), "\x93garbage")
+        self.assertEqual(self.list_all(10), [[]])
+        self.assertEqual(self.roster()["agents"], [])
+
+    def test_records_pages_through_every_record_decoded(self):
+        for n in range(300):
+            self.put(f"a{n:03d}", source="push")
+        self.r.call("HSET", AGENTS, "acme/bad", "junk")
+        seen, unreadable, cursor = {}, [], "0"
+        while True:
+            page = self.fcall("presence_records", [AGENTS], [cursor, "50"], read_only=True)
+            for entry in page["records"]:
+                if entry.get("unreadable"):
+                    unreadable.append(entry["field"])
+                else:
+                    seen[entry["field"]] = entry["agent"]
+            cursor = page["cursor"]
+            if cursor == "0":
+                break
+        self.assertEqual(len(seen), 300)
+        self.assertEqual(unreadable, ["acme/bad"])
+        self.assertEqual(seen["acme/a007"]["agent"], "a007")
 
 if __name__ == "__main__":
     unittest.main()

@@ -45,6 +45,7 @@ import unittest
 import uuid
 
 from fakegraph_process import FakeGraph
+from records import decode_record
 from redis_server import RedisServer, free_port
 
 __all__ = ["Deployment", "DeploymentCase", "guid", "new_api_key", "store_api_key"]
@@ -583,7 +584,7 @@ class Deployment:
         for p in range(self.partitions):
             raw = self.redis_call("HGET", f"presence:{{p{p}}}:agents", f"{tenant}/{agent}")
             if raw is not None:
-                return json.loads(raw)
+                return decode_record(tenant, agent, raw)
         return None
 
     def agents_snapshot(self):

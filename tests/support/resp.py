@@ -7,7 +7,9 @@
     r.call("FCALL", "f", 0)          # arguments may be str, bytes, int or float
     r.close()
 
-Replies: simple and bulk strings are returned as str (decoded as UTF-8),
+Replies: simple and bulk strings are returned as str (decoded as UTF-8; bytes
+that are not UTF-8, as in binary values, become surrogates with
+"surrogateescape", so that sending the str back sends the same bytes),
 integers as int, arrays as lists (nested), nil bulk strings and nil arrays as
 None. An error reply raises RedisError whose message is the server's text
 ("ERR unknown command ..."). Not thread-safe: use one client per thread.
@@ -83,7 +85,7 @@ class Redis:
             if length < 0:
                 return None
             data = self._read_exact(length + 2)[:-2]
-            return data.decode("utf-8")
+            return data.decode("utf-8", "surrogateescape")
         if kind == b"*":
             count = int(rest)
             if count < 0:
@@ -125,7 +127,7 @@ def _encode(args):
         if isinstance(arg, bytes):
             data = arg
         elif isinstance(arg, str):
-            data = arg.encode("utf-8")
+            data = arg.encode("utf-8", "surrogateescape")
         elif isinstance(arg, (int, float)) and not isinstance(arg, bool):
             data = str(arg).encode("ascii")
         else:

@@ -18,6 +18,7 @@ class FakeAgentCommands : public AgentCommands {
   std::optional<store::PutAgentCommand> last_put;
   std::optional<store::DeleteAgentCommand> last_delete;
   std::optional<store::PushPresenceCommand> last_push;
+  std::optional<store::PresenceBatchCommand> last_batch;
   std::string last_cursor;
   uint32_t last_limit = 0;
 
@@ -38,6 +39,11 @@ class FakeAgentCommands : public AgentCommands {
   Task<Result<nlohmann::json>> PushPresence(const store::PushPresenceCommand& command) override {
     calls.push_back("push");
     last_push = command;
+    co_return answer;
+  }
+  Task<Result<nlohmann::json>> PushBatch(store::PresenceBatchCommand command) override {
+    calls.push_back("push_batch");
+    last_batch = command;
     co_return answer;
   }
   Task<Result<nlohmann::json>> List(const std::string&, const std::string& cursor,
