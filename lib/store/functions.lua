@@ -24,7 +24,7 @@
 --
 -- The C++ side reads the version from the next line; keep its exact form and
 -- bump it whenever this file changes behaviour.
-local LIBRARY_VERSION = "6"
+local LIBRARY_VERSION = "7"
 
 local UNKNOWN = 'PresenceUnknown'
 
@@ -189,6 +189,9 @@ end
 -- their index in the tables below (a value not in a table as itself), and a
 -- GUID as its 16 bytes. tenant and agent are the hash field's two halves.
 local RECORD_FORMAT = 1
+local AT_STATE, AT_VERSION, AT_SEQ, AT_SOURCE, AT_GUID, AT_LABELS, AT_CREATED_AT, AT_UPDATED_AT,
+    AT_AVAILABILITY, AT_ACTIVITY, AT_PRESENCE_AT, AT_OBSERVED_AT, AT_PRESENCE_SOURCE,
+    AT_EXPIRES_AT = 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
 local STATES = { 'registered', 'deregistered' }
 local SOURCES = { 'graph', 'push' }
 local AVAILABILITIES = { 'Available', 'AvailableIdle', 'Away', 'BeRightBack', 'Busy',
@@ -256,46 +259,60 @@ local function packed_guid(r)
   return guid_to_bytes(text)
 end
 
--- Written out field by field: records are packed and unpacked once per
--- command and per presence change, the hot path of the library.
-local function pack_record(r)
+-- A record table as the stored array. Written out field by field: records
+-- are packed and unpacked once per command and per presence change, the hot
+-- path of the library.
+local function record_to_array(r)
   if not codes then make_tables() end
   local state_codes, source_codes = codes[STATES], codes[SOURCES]
   local seq, expires_at = r.seq, r.expires_at
   if seq == nil then seq = false end
   if expires_at == nil then expires_at = false end
   local availability, activity = r.availability or UNKNOWN, r.activity or UNKNOWN
-  return cmsgpack.pack({
+  return {
     RECORD_FORMAT, state_codes[r.state] or r.state, r.version, seq,
     source_codes[r.source or ''] or r.source or false, packed_guid(r),
     r.labels or '{}', r.created_at or 0, r.updated_at or 0,
     codes[AVAILABILITIES][availability] or availability,
     codes[ACTIVITIES][activity] or activity, r.presence_at or 0, r.observed_at or 0,
     source_codes[r.presence_source or ''] or r.presence_source or false, expires_at,
-  })
+  }
 end
 
-local function unpack_record(text, tenant, agent)
-  if text:byte(1) == 123 then  -- "{": stored by a library version before 6
-    return as_record(cjson.decode(text))
+local function pack_record(r)
+  return cmsgpack.pack(record_to_array(r))
+end
+-- The stored array of a hash value; raises an error when it is not one.
+-- A JSON record of a library version before 6 is converted.
+local function unpack_array(text)
+  if text:byte(1) == 123 then  -- "{"
+    return record_to_array(cjson.decode(text))
   end
   local v = cmsgpack.unpack(text)
-  if type(v) ~= 'table' or v[1] ~= RECORD_FORMAT then
+  if type(v) ~= 'table' or v[1] ~= RECORD_FORMAT or type(v[AT_VERSION]) ~= 'number' then
     error('not an agent record')
   end
+  return v
+end
+
+-- The record table of a stored array.
+local function array_to_record(v, tenant, agent)
   -- A code names a value; anything else is the value itself; false is absent.
-  local guid = v[6]
+  local guid = v[AT_GUID]
   local bytes = nil
   if #guid == 16 then
     bytes, guid = guid, nil
   end
   local record = setmetatable({
-    tenant = tenant, agent = agent, state = STATES[v[2]] or v[2], version = v[3],
-    seq = v[4] or nil, source = SOURCES[v[5]] or v[5] or nil, graph_user_id = guid,
-    labels = v[7], created_at = v[8], updated_at = v[9],
-    availability = AVAILABILITIES[v[10]] or v[10], activity = ACTIVITIES[v[11]] or v[11],
-    presence_at = v[12], observed_at = v[13],
-    presence_source = SOURCES[v[14]] or v[14] or nil, expires_at = v[15] or nil,
+    tenant = tenant, agent = agent, state = STATES[v[AT_STATE]] or v[AT_STATE],
+    version = v[AT_VERSION], seq = v[AT_SEQ] or nil,
+    source = SOURCES[v[AT_SOURCE]] or v[AT_SOURCE] or nil, graph_user_id = guid,
+    labels = v[AT_LABELS], created_at = v[AT_CREATED_AT], updated_at = v[AT_UPDATED_AT],
+    availability = AVAILABILITIES[v[AT_AVAILABILITY]] or v[AT_AVAILABILITY],
+    activity = ACTIVITIES[v[AT_ACTIVITY]] or v[AT_ACTIVITY],
+    presence_at = v[AT_PRESENCE_AT], observed_at = v[AT_OBSERVED_AT],
+    presence_source = SOURCES[v[AT_PRESENCE_SOURCE]] or v[AT_PRESENCE_SOURCE] or nil,
+    expires_at = v[AT_EXPIRES_AT] or nil,
   }, RECORD_MT)
   if bytes then
     if not codes then make_tables() end
@@ -304,6 +321,12 @@ local function unpack_record(text, tenant, agent)
   return record
 end
 
+local function unpack_record(text, tenant, agent)
+  if text:byte(1) == 123 then  -- "{": stored by a library version before 6
+    return as_record(cjson.decode(text))
+  end
+  return array_to_record(unpack_array(text), tenant, agent)
+end
 local function split_field(field)
   local slash = field:find('/', 1, true)
   return field:sub(1, slash - 1), field:sub(slash + 1)
@@ -337,6 +360,20 @@ local function try_load_record(agents_key, field, tenant, agent)
   return decode_record(field, text, tenant, agent)
 end
 
+-- The stored array (for presence_apply, which needs no record table), nil
+-- when absent, or nil and "unreadable".
+local function try_load_array(agents_key, field)
+  local text = redis.call('HGET', agents_key, field)
+  if not text then
+    return nil
+  end
+  local ok, v = pcall(unpack_array, text)
+  if not ok then
+    return nil, 'unreadable'
+  end
+  return v
+end
+
 -- As try_load_record, but a record that cannot be read ends the call with a
 -- corrupt_record refusal (see guarded()). Only for calls that have not
 -- written anything yet.
@@ -365,18 +402,17 @@ local function roster_identity(record)
 end
 
 -- maxlen has been checked (checked_maxlen); "0" keeps every event.
-local function append_event(events_key, maxlen, event_type, record, at, data)
-  local text, version, when = encode(data), int_text(record.version), int_text(at)
+local function append_event(events_key, maxlen, event_type, tenant, agent, version, at, data)
+  local text, version_text, when = encode(data), int_text(version), int_text(at)
   if maxlen == '0' then
-    redis.call('XADD', events_key, '*', 'type', event_type, 'tenant', record.tenant,
-               'agent', record.agent, 'version', version, 'at', when, 'data', text)
+    redis.call('XADD', events_key, '*', 'type', event_type, 'tenant', tenant, 'agent', agent,
+               'version', version_text, 'at', when, 'data', text)
   else
     redis.call('XADD', events_key, 'MAXLEN', '~', maxlen, '*', 'type', event_type,
-               'tenant', record.tenant, 'agent', record.agent, 'version', version, 'at', when,
+               'tenant', tenant, 'agent', agent, 'version', version_text, 'at', when,
                'data', text)
   end
 end
-
 -- The maxlen argument in the form XADD takes, or nil when it is not a
 -- non-negative integer. Checked before anything is written.
 local function checked_maxlen(text)
@@ -505,7 +541,7 @@ local function presence_agent_put(keys, args)
     redis.call('INCR', rev_key)
   end
   append_event(events_key, maxlen, created and 'agent.registered' or 'agent.updated',
-               next_record, now,
+               tenant, agent, next_record.version, now,
                { source = source,
                  graph_user_id = graph_user_id ~= '' and graph_user_id or NULL,
                  labels = raw(labels), seq = next_record.seq or NULL })
@@ -571,7 +607,7 @@ local function presence_agent_delete(keys, args)
   if before ~= '' then
     redis.call('INCR', rev_key)
   end
-  append_event(events_key, maxlen, 'agent.deregistered', record, now,
+  append_event(events_key, maxlen, 'agent.deregistered', tenant, agent, record.version, now,
                { seq = record.seq or NULL })
   return encode({ ok = true, changed = true, agent = record })
 end
@@ -721,44 +757,46 @@ local function held_lease(lease_key, token, epoch, now)
   return { token = lease[1], epoch = lease[2], expires_at = lease[3], instance = lease[4] or '' }
 end
 
--- Applies one observation; returns the outcome and the record.
+-- Applies one observation; returns the outcome and the stored array. Works
+-- on the array as stored, without a record table: the path of every change.
 local function apply_item(agents_key, events_key, maxlen, source, item, now)
   local field = agent_field(item.tenant, item.agent)
-  local record, problem = try_load_record(agents_key, field, item.tenant, item.agent)
+  local v, problem = try_load_array(agents_key, field)
   if problem then
     return 'unreadable', nil
   end
-  if not is_registered(record) then
-    return 'missing', record
+  if not v or (STATES[v[AT_STATE]] or v[AT_STATE]) ~= 'registered' then
+    return 'missing', v
   end
-  if record.source ~= source then
-    return 'wrong_source', record
+  if (SOURCES[v[AT_SOURCE]] or v[AT_SOURCE]) ~= source then
+    return 'wrong_source', v
   end
-  if source == 'push' and item.observed_at < (record.observed_at or 0) then
-    return 'stale_observation', record
+  if source == 'push' and item.observed_at < v[AT_OBSERVED_AT] then
+    return 'stale_observation', v
   end
-  if record.availability == item.availability and record.activity == item.activity then
-    return 'unchanged', record
+  local availability = AVAILABILITIES[v[AT_AVAILABILITY]] or v[AT_AVAILABILITY]
+  local activity = ACTIVITIES[v[AT_ACTIVITY]] or v[AT_ACTIVITY]
+  if availability == item.availability and activity == item.activity then
+    return 'unchanged', v
   end
 
-  local before = { availability = record.availability, activity = record.activity }
-  record.availability = item.availability
-  record.activity = item.activity
-  record.presence_at = now
-  record.observed_at = item.observed_at
-  record.presence_source = source
-  record.version = record.version + 1
-  record.updated_at = now
-  store_record(agents_key, field, record)
-  append_event(events_key, maxlen, 'presence.changed', record, now, raw(
-    '{"before":{"availability":' .. encode_string(before.availability) .. ',"activity":'
-    .. encode_string(before.activity) .. '},"after":{"availability":'
-    .. encode_string(item.availability) .. ',"activity":' .. encode_string(item.activity)
-    .. '},"source":' .. encode_string(source) .. ',"observed_at":'
-    .. int_text(item.observed_at) .. '}'))
-  return 'changed', record
+  v[AT_AVAILABILITY] = codes[AVAILABILITIES][item.availability] or item.availability
+  v[AT_ACTIVITY] = codes[ACTIVITIES][item.activity] or item.activity
+  v[AT_PRESENCE_AT] = now
+  v[AT_OBSERVED_AT] = item.observed_at
+  v[AT_PRESENCE_SOURCE] = codes[SOURCES][source] or source
+  v[AT_VERSION] = v[AT_VERSION] + 1
+  v[AT_UPDATED_AT] = now
+  redis.call('HSET', agents_key, field, cmsgpack.pack(v))
+  append_event(events_key, maxlen, 'presence.changed', item.tenant, item.agent, v[AT_VERSION],
+               now, raw('{"before":{"availability":' .. encode_string(availability)
+                        .. ',"activity":' .. encode_string(activity)
+                        .. '},"after":{"availability":' .. encode_string(item.availability)
+                        .. ',"activity":' .. encode_string(item.activity) .. '},"source":'
+                        .. encode_string(source) .. ',"observed_at":'
+                        .. int_text(item.observed_at) .. '}'))
+  return 'changed', v
 end
-
 local function presence_apply(keys, args)
   if #args < 5 or (#args - 5) % 5 ~= 0 then
     return bad_argument('presence_apply',
@@ -766,6 +804,7 @@ local function presence_apply(keys, args)
   end
   local agents_key, events_key, lease_key, job_key = keys[1], keys[2], keys[3], keys[4]
   local token, epoch, maxlen, source, polled = unpack(args, 1, 5)
+  if not codes then make_tables() end
   maxlen = checked_maxlen(maxlen)
   if not maxlen then
     return bad_argument('presence_apply', 'maxlen must be a non-negative integer')
@@ -799,11 +838,12 @@ local function presence_apply(keys, args)
                    stale_observation = 0, unreadable = 0 }
   local results = array()
   for _, item in ipairs(items) do
-    local outcome, record = apply_item(agents_key, events_key, maxlen, source, item, now)
+    local outcome, stored = apply_item(agents_key, events_key, maxlen, source, item, now)
     counts[outcome] = counts[outcome] + 1
     if #items == 1 then
+      local record = stored and array_to_record(stored, item.tenant, item.agent) or NULL
       results[1] = { tenant = item.tenant, agent = item.agent, outcome = outcome,
-                     record = record or NULL }
+                     record = record }
     else
       -- Written out by hand: a batch of hundreds of items is the hot path.
       results[#results + 1] = raw('{"tenant":' .. encode_string(item.tenant) .. ',"agent":'
