@@ -106,6 +106,7 @@ void AddRebuildCommand(CLI::App& app, CliContext& context) {
   command
       ->add_option("--tombstone-ms", args->tombstone_ms,
                    "Tombstone retention of presenced, for a rebuilt tombstone's expiry")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   command->callback([&context, args] {
     context.SetAction([&context, args] { return RunRebuild(context, *args); });

@@ -527,6 +527,13 @@ class ReplayAndRebuildTest(CtlTestCase):
         self.assertIn("dave", [a["agent"] for a in
                                self.ctl_json("agents", "list", "beta")["agents"]])
 
+    def test_rebuild_refuses_a_negative_tombstone_retention(self):
+        # Regression: "-5" was taken as a huge unsigned retention.
+        self.init()
+        result = self.ctl("rebuild", "--tombstone-ms", "-5")
+        self.assertEqual(result.returncode, 2, result.stdout + result.stderr)
+        self.assertIn("--tombstone-ms", result.stderr)
+
     def test_rebuild_is_honest_about_a_trimmed_stream(self):
         self.register_some()
         for p in range(4):
