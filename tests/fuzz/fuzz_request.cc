@@ -46,6 +46,7 @@
 #include "api/agent_routes.h"
 #include "api/agent_view.h"
 #include "api/ops_routes.h"
+#include "api/presence_batch_request.h"
 #include "api/validation.h"
 #include "fuzz_check.h"
 #include "graph/presence_values.h"
@@ -165,6 +166,26 @@ class FuzzCommands final : public api::AgentCommands {
     record["observed_at"] = command.observed_at_ms;
     co_return json{{"ok", true},
                    {"results", json::array({{{"outcome", "changed"}, {"record", record}}})}};
+  }
+
+  Task<Result<json>> PushBatch(store::PresenceBatchCommand command) override {
+    ++calls;
+    CheckIds(command.tenant, "");
+    FUZZ_CHECK(!command.items.empty() && command.items.size() <= api::kMaxBatchItems,
+               std::to_string(command.items.size()));
+    json results = json::array();
+    for (const store::PresenceBatchItem& item : command.items) {
+      CheckIds(command.tenant, item.agent);
+      FUZZ_CHECK(fuzz::IsKnownAvailability(item.availability), item.availability);
+      FUZZ_CHECK(fuzz::IsKnownActivity(item.activity), item.activity);
+      FUZZ_CHECK(item.observed_at_ms <= kNowMs + api::kMaxObservedAtAheadMs,
+                 std::to_string(item.observed_at_ms));
+      results.push_back({{"agent", item.agent}, {"outcome", "changed"}});
+    }
+    if (answer) co_return *answer;
+    co_return json{{"ok", true},      {"changed", results.size()}, {"unchanged", 0},
+                   {"missing", 0},    {"wrong_source", 0},         {"stale_observation", 0},
+                   {"unreadable", 0}, {"results", results}};
   }
 
   Task<Result<json>> List(const std::string& tenant, const std::string& cursor,
