@@ -323,6 +323,10 @@ Task<bool> Connection::ServeOne() {
   request.path = request.target.substr(0, question);
   if (question != std::string::npos) request.query = request.target.substr(question + 1);
   request.body = std::move(message.body());
+  // Read before the header moves out of the message: keep_alive() looks at
+  // the version and the Connection field, which the move empties.
+  const bool client_keeps_alive = message.keep_alive();
+  const unsigned version = message.version();
   request.headers = std::move(message.base());
 
   auto started = std::chrono::steady_clock::now();
@@ -335,8 +339,8 @@ Task<bool> Connection::ServeOne() {
                        response.status, micros);
   server_->CountRequest(request.method, route, response.status, micros / 1e6);
 
-  bool keep_alive = message.keep_alive() && !server_->stopping_;
-  bool written = co_await Write(std::move(response), message.version(), keep_alive);
+  bool keep_alive = client_keeps_alive && !server_->stopping_;
+  bool written = co_await Write(std::move(response), version, keep_alive);
   bool reusable = written && keep_alive;
   co_return reusable;
 }

@@ -122,6 +122,23 @@ TEST_CASE("requests on one keep-alive connection are answered in turn", "[http][
   CHECK(fixture.metrics.Value("presence_http_connections_total") == 1);
 }
 
+TEST_CASE("Connection: close is honoured on HTTP/1.1", "[http][server]") {
+  // Regression: keep_alive() was read after the header had moved into the
+  // request, so every HTTP/1.1 request counted as keep-alive.
+  Fixture fixture;
+  fixture.Run([&]() -> Task<void> {
+    auto socket = co_await testing::Connect(fixture.endpoint);
+    boost::beast::flat_buffer buffer;
+    auto response = co_await testing::Exchange(
+        socket, buffer,
+        "PUT /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi");
+    CHECK(response.status == 200);
+    CHECK_FALSE(response.keep_alive);
+    bool closed = co_await testing::ClosedByPeer(socket, 2000ms);
+    CHECK(closed);
+  });
+}
+
 TEST_CASE("a body over max_body_bytes gets 413 and the connection closes", "[http][server]") {
   ServerOptions options;
   options.max_body_bytes = 10;
