@@ -200,11 +200,11 @@ Result<std::vector<nlohmann::json>> ListPartition(FunctionClient& functions, uin
                                                   const std::string& tenant, uint32_t limit) {
   std::vector<nlohmann::json> agents;
   std::string cursor = "0";
-  uint64_t skip = 0;
+  std::string after;
   while (true) {
     uint32_t page = limit == 0 ? kListPage : std::min<uint32_t>(kListPage, limit - agents.size());
     Result<nlohmann::json> answer =
-        functions.Call(ListAgentsCall(partition, tenant, cursor, skip, page));
+        functions.Call(ListAgentsCall(partition, tenant, cursor, after, page));
     if (!answer) return answer.error();
     if (!answer->value("ok", false)) {
       return MakeError(answer->value("code", "refused"),
@@ -215,7 +215,7 @@ Result<std::vector<nlohmann::json>> ListPartition(FunctionClient& functions, uin
     bool full = limit != 0 && agents.size() >= limit;
     if (answer->value("done", true) || full) return agents;
     cursor = answer->value("cursor", "0");
-    skip = answer->value("skip", uint64_t{0});
+    after = answer->value("after", "");
   }
 }
 

@@ -269,6 +269,10 @@ Task<Response> AgentRoutes::PushPresence(const http::Request& request) {
     refusal["message"] =
         fmt::format("agent {} has source \"{}\"; presence can only be pushed for source \"push\"",
                     name, FieldString(record, "source"));
+  } else if (outcome == "unreadable") {
+    refusal["code"] = "corrupt_record";
+    refusal["message"] =
+        fmt::format("agent record {} cannot be read; run presencectl rebuild --repair", name);
   } else if (outcome == "stale_observation") {
     refusal["code"] = "stale_observation";
     refusal["message"] =

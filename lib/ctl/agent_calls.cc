@@ -31,10 +31,10 @@ FunctionCall GetAgentCall(uint32_t partitions, const std::string& tenant,
 }
 
 FunctionCall ListAgentsCall(uint32_t partition, const std::string& tenant,
-                            const std::string& cursor, uint64_t skip, uint32_t limit) {
+                            const std::string& cursor, const std::string& after, uint32_t limit) {
   return {"presence_agent_list",
           {keys::Agents(partition)},
-          {tenant, cursor, std::to_string(skip), std::to_string(limit)},
+          {tenant, cursor, after, std::to_string(limit)},
           true};
 }
 

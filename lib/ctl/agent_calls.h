@@ -23,9 +23,9 @@ FunctionCall DeleteAgentCall(const AgentCallOptions& options,
                              const store::DeleteAgentCommand& command);
 FunctionCall GetAgentCall(uint32_t partitions, const std::string& tenant, const std::string& agent);
 // One page of a tenant's agents in one partition (presence_agent_list): from
-// `cursor` and `skip` ("0" and 0 first, then the previous answer's).
+// `cursor` and `after` ("0" and "" first, then the previous answer's).
 FunctionCall ListAgentsCall(uint32_t partition, const std::string& tenant,
-                            const std::string& cursor, uint64_t skip, uint32_t limit);
+                            const std::string& cursor, const std::string& after, uint32_t limit);
 
 // "created", "updated" or "unchanged" for an accepted put answer.
 std::string PutOutcome(const nlohmann::json& answer);

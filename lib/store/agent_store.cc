@@ -16,35 +16,36 @@ namespace presence::store {
 
 namespace {
 
-// Where a listing goes on: a partition, its HSCAN cursor and how many
-// entries of that HSCAN step the previous page already returned.
+// Where a listing goes on: a partition, its HSCAN cursor and the last agent
+// id the previous page returned from that HSCAN step ("" for none).
 struct Cursor {
   uint32_t partition = 0;
   uint64_t scan = 0;
-  uint64_t skip = 0;
+  std::string after;
 };
 
-// Parses one decimal part of a cursor and the ':' after it (none after the last).
+// Parses one decimal part of a cursor and the ':' after it.
 template <typename T>
-bool ParsePart(std::string_view& text, T& value, bool last) {
+bool ParsePart(std::string_view& text, T& value) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end == text.data()) return false;
   text.remove_prefix(end - text.data());
-  if (last) return text.empty();
   if (text.empty() || text.front() != ':') return false;
   text.remove_prefix(1);
   return true;
 }
 
-// A cursor is "PARTITION:SCAN:SKIP", all decimal; empty is the start.
+// A cursor is "PARTITION:SCAN:AFTER" (decimal, decimal, an agent id or
+// nothing; ids never hold ':'); empty is the start.
 std::optional<Cursor> ParseCursor(const std::string& text, uint32_t partitions) {
   if (text.empty()) return Cursor{};
   Cursor cursor;
   std::string_view rest = text;
-  if (!ParsePart(rest, cursor.partition, false) || !ParsePart(rest, cursor.scan, false) ||
-      !ParsePart(rest, cursor.skip, true) || cursor.partition >= partitions) {
+  if (!ParsePart(rest, cursor.partition) || !ParsePart(rest, cursor.scan) ||
+      cursor.partition >= partitions || rest.find(':') != std::string_view::npos) {
     return std::nullopt;
   }
+  cursor.after = std::string(rest);
   return cursor;
 }
 
@@ -169,22 +170,21 @@ Task<Result<nlohmann::json>> AgentStore::List(const std::string& tenant, const s
   Cursor at = *position;
   while (at.partition < options_.partitions) {
     auto remaining = limit - static_cast<uint32_t>(agents.size());
-    auto page =
-        co_await CallFunction(redis_, "presence_agent_list", Strings(keys::Agents(at.partition)),
-                              Strings(tenant, std::to_string(at.scan), std::to_string(at.skip),
-                                      std::to_string(remaining)));
+    auto page = co_await CallFunction(
+        redis_, "presence_agent_list", Strings(keys::Agents(at.partition)),
+        Strings(tenant, std::to_string(at.scan), at.after, std::to_string(remaining)));
     if (!page) co_return page.error();
     if (!page->value("ok", false)) co_return *page;
     for (auto& agent : (*page)["agents"]) agents.push_back(std::move(agent));
     if (page->value("done", true)) {
-      at = Cursor{at.partition + 1, 0, 0};
+      at = Cursor{at.partition + 1, 0, ""};
     } else {
       at.scan = std::strtoull(page->value("cursor", "0").c_str(), nullptr, 10);
-      at.skip = page->value("skip", uint64_t{0});
+      at.after = page->value("after", "");
     }
     if (agents.size() >= limit) {
       if (at.partition < options_.partitions) {
-        next = fmt::format("{}:{}:{}", at.partition, at.scan, at.skip);
+        next = fmt::format("{}:{}:{}", at.partition, at.scan, at.after);
       }
       break;
     }

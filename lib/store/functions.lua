@@ -24,7 +24,7 @@
 --
 -- The C++ side reads the version from the next line; keep its exact form and
 -- bump it whenever this file changes behaviour.
-local LIBRARY_VERSION = "7"
+local LIBRARY_VERSION = "8"
 
 local UNKNOWN = 'PresenceUnknown'
 
@@ -285,10 +285,18 @@ end
 -- The stored array of a hash value; raises an error when it is not one.
 -- A JSON record of a library version before 6 is converted.
 local function unpack_array(text)
+  local v
   if text:byte(1) == 123 then  -- "{"
-    return record_to_array(cjson.decode(text))
+    local r = cjson.decode(text)
+    -- Checked before conversion: a JSON object without the record's
+    -- fields would otherwise become an array that looks like one.
+    if type(r) ~= 'table' or type(r.version) ~= 'number' or type(r.state) ~= 'string' then
+      error('not an agent record')
+    end
+    v = record_to_array(r)
+  else
+    v = cmsgpack.unpack(text)
   end
-  local v = cmsgpack.unpack(text)
   if type(v) ~= 'table' or v[1] ~= RECORD_FORMAT or type(v[AT_VERSION]) ~= 'number' then
     error('not an agent record')
   end
@@ -637,53 +645,66 @@ end
 -- answers with fewer agents and the cursor to go on from.
 local LIST_STEPS = 64
 
--- KEYS: agents. ARGS: tenant, cursor, skip, limit. Pages through the
--- tenant's registered agents of the partition with HSCAN (in hash order):
--- the scan goes on from `cursor` ("0" to start), leaving out the first
--- `skip` entries of that step, which an earlier page returned. Answer:
--- {"ok":true,"agents":[REC...],"cursor":"N","skip":K,"done":bool}; pass
--- cursor and skip back for the next page. HSCAN's guarantee holds: an agent
--- registered during the whole listing is returned, perhaps twice if the hash
--- grew meanwhile.
+-- KEYS: agents. ARGS: tenant, cursor, after, limit. Pages through the
+-- tenant's registered agents of the partition with HSCAN: the scan goes on
+-- from `cursor` ("0" to start); within one HSCAN step agents come in id order
+-- and a page that ends inside a step gives that step's cursor again with the
+-- last agent id returned as `after`, so the next page takes the same step's
+-- agents after that id. Agents added or removed meanwhile cannot shift an
+-- unchanged agent out of a page or into a second one. Answer:
+-- {"ok":true,"agents":[REC...],"cursor":"N","after":"ID","done":bool}; pass
+-- cursor and after back for the next page. HSCAN's guarantee holds across
+-- steps: an agent registered during the whole listing is returned, perhaps
+-- twice if the hash was resized meanwhile.
 local function presence_agent_list(keys, args)
   local bad = check_argc('presence_agent_list', args, 4)
   if bad then return bad end
   local agents_key = keys[1]
-  local tenant, cursor = args[1], args[2]
-  local skip, limit = parse_int(args[3]), parse_int(args[4])
-  if not parse_int(cursor) or not skip or not limit or limit < 1 then
-    return bad_argument('presence_agent_list', 'cursor, skip and limit must be integers')
+  local tenant, cursor, after = args[1], args[2], args[3]
+  local limit = parse_int(args[4])
+  if not parse_int(cursor) or not limit or limit < 1 then
+    return bad_argument('presence_agent_list', 'cursor and limit must be integers')
   end
+  local prefix_length = #tenant + 1
   local pattern = tenant:gsub('[%*%?%[%]\\]', '\\%0') .. '/*'
   local agents = array()
   for _ = 1, LIST_STEPS do
     local step = redis.call('HSCAN', agents_key, cursor, 'MATCH', pattern, 'COUNT',
                             int_text(math.max(limit, 100)))
     local flat = step[2]
-    for i = 2 * skip + 1, #flat, 2 do
-      if #agents >= limit then
-        return encode({ ok = true, agents = agents, cursor = cursor, skip = (i - 1) / 2,
-                        done = false })
+    local found, texts = {}, {}
+    for i = 1, #flat, 2 do
+      local agent = flat[i]:sub(prefix_length + 1)
+      if agent > after then
+        found[#found + 1] = agent
+        texts[agent] = flat[i + 1]
       end
-      local record, problem = decode_record(flat[i], flat[i + 1])
+    end
+    table.sort(found)
+    for _, agent in ipairs(found) do
+      if #agents >= limit then
+        return encode({ ok = true, agents = agents, cursor = cursor,
+                        after = agents[#agents].agent, done = false })
+      end
+      local record, problem = decode_record(tenant .. '/' .. agent, texts[agent], tenant, agent)
       if is_registered(record) then
         agents[#agents + 1] = record
       elseif problem then
-        redis.log(redis.LOG_WARNING, 'presence_agent_list: skipped unreadable record ' .. flat[i])
+        redis.log(redis.LOG_WARNING,
+                  'presence_agent_list: skipped unreadable record ' .. tenant .. '/' .. agent)
       end
     end
-    skip = 0
+    after = ''
     cursor = step[1]
     if cursor == '0' then
-      return encode({ ok = true, agents = agents, cursor = '0', skip = 0, done = true })
+      return encode({ ok = true, agents = agents, cursor = '0', after = '', done = true })
     end
     if #agents >= limit then
       break
     end
   end
-  return encode({ ok = true, agents = agents, cursor = cursor, skip = 0, done = false })
+  return encode({ ok = true, agents = agents, cursor = cursor, after = '', done = false })
 end
-
 local function presence_roster(keys, args)
   local bad = check_argc('presence_roster', args, 0)
   if bad then return bad end
@@ -771,7 +792,14 @@ local function apply_item(agents_key, events_key, maxlen, source, item, now)
   if (SOURCES[v[AT_SOURCE]] or v[AT_SOURCE]) ~= source then
     return 'wrong_source', v
   end
-  if source == 'push' and item.observed_at < v[AT_OBSERVED_AT] then
+  -- An observation stamped ahead of Redis time (a caller's clock running
+  -- fast) counts as made now: stored as it came, it would make every later
+  -- observation with a correct clock stale until that moment.
+  local observed_at = item.observed_at
+  if observed_at > now then
+    observed_at = now
+  end
+  if source == 'push' and observed_at < v[AT_OBSERVED_AT] then
     return 'stale_observation', v
   end
   local availability = AVAILABILITIES[v[AT_AVAILABILITY]] or v[AT_AVAILABILITY]
@@ -783,7 +811,7 @@ local function apply_item(agents_key, events_key, maxlen, source, item, now)
   v[AT_AVAILABILITY] = codes[AVAILABILITIES][item.availability] or item.availability
   v[AT_ACTIVITY] = codes[ACTIVITIES][item.activity] or item.activity
   v[AT_PRESENCE_AT] = now
-  v[AT_OBSERVED_AT] = item.observed_at
+  v[AT_OBSERVED_AT] = observed_at
   v[AT_PRESENCE_SOURCE] = codes[SOURCES][source] or source
   v[AT_VERSION] = v[AT_VERSION] + 1
   v[AT_UPDATED_AT] = now
@@ -794,7 +822,7 @@ local function apply_item(agents_key, events_key, maxlen, source, item, now)
                         .. '},"after":{"availability":' .. encode_string(item.availability)
                         .. ',"activity":' .. encode_string(item.activity) .. '},"source":'
                         .. encode_string(source) .. ',"observed_at":'
-                        .. int_text(item.observed_at) .. '}'))
+                        .. int_text(observed_at) .. '}'))
   return 'changed', v
 end
 local function presence_apply(keys, args)

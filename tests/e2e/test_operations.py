@@ -116,6 +116,11 @@ class OperationsTest(DeploymentCase):
         # An unreadable record is the service's fault, not a missing agent: a logged 500.
         status, _, body = self.d.request("GET", "/v1/tenants/fix/agents/garbled")
         self.assertEqual((status, body["error"]["code"]), (500, "internal_error"), body)
+        # Pushed presence says the same, not "unexpected outcome".
+        status, _, body = self.d.request("PUT", "/v1/tenants/fix/agents/garbled/presence",
+                                         {"availability": "Away", "activity": "Away"})
+        self.assertEqual(status, 500, body)
+        self.assertIn("rebuild --repair", body["error"]["message"])
 
         repaired = self.d.ctl("--json", "rebuild", "--repair", check=False)
         self.assertEqual(repaired.returncode, 0, repaired.stdout + repaired.stderr)

@@ -87,20 +87,20 @@ class FunctionsTest(unittest.TestCase):
     def get(self, agent, tenant="acme"):
         return self.fcall("presence_agent_get", [AGENTS], [tenant, agent], read_only=True)
 
-    def list_page(self, cursor, limit, tenant="acme", skip="0"):
-        return self.fcall("presence_agent_list", [AGENTS], [tenant, cursor, skip, str(limit)],
+    def list_page(self, cursor, limit, tenant="acme", after=""):
+        return self.fcall("presence_agent_list", [AGENTS], [tenant, cursor, after, str(limit)],
                           read_only=True)
 
     def list_all(self, limit, tenant="acme"):
         """Every page of a tenant's listing: the agent ids of each page."""
-        pages, cursor, skip = [], "0", "0"
+        pages, cursor, after = [], "0", ""
         while True:
-            page = self.list_page(cursor, limit, tenant=tenant, skip=skip)
+            page = self.list_page(cursor, limit, tenant=tenant, after=after)
             self.assertLessEqual(len(page["agents"]), limit, page)
             pages.append([a["agent"] for a in page["agents"]])
             if page["done"]:
                 return pages
-            cursor, skip = page["cursor"], str(page["skip"])
+            cursor, after = page["cursor"], page["after"]
 
     def roster(self):
         return self.fcall("presence_roster", [AGENTS, REV], [], read_only=True)
@@ -362,7 +362,7 @@ class FunctionsTest(unittest.TestCase):
         self.assertIsNone(missing["agent"])
 
     def test_list_pages_through_a_tenant_once_each(self):
-        # Small hashes are one HSCAN step: the skip count splits that step into pages.
+        # Small hashes are one HSCAN step: `after` splits that step into pages.
         for agent in ("c", "a", "e", "b", "d"):
             self.put(agent)
         self.put("zz", tenant="other")
@@ -384,7 +384,7 @@ class FunctionsTest(unittest.TestCase):
 
     def test_list_of_empty_tenant_is_an_empty_array(self):
         answer = self.list_page("0", 10, tenant="empty")
-        self.assertEqual(answer, {"ok": True, "agents": [], "cursor": "0", "skip": 0,
+        self.assertEqual(answer, {"ok": True, "agents": [], "cursor": "0", "after": "",
                                   "done": True})
         self.assertIn('"agents":[]', self.last_text)
 
@@ -393,6 +393,43 @@ class FunctionsTest(unittest.TestCase):
         self.put("b")
         self.delete("a")
         self.assertEqual(self.list_all(10), [["b"]])
+
+    def test_list_misses_no_agent_when_an_earlier_one_is_removed_between_pages(self):
+        # Regression: a page resumed its HSCAN step by position, so removing an entry the
+        # first page had returned (the sweeper deleting a tombstone) made the next page skip
+        # an agent it had never returned.
+        self.put("a0", source="push")
+        self.delete("a0")  # a tombstone, first in the hash
+        agents = [f"a{n}" for n in range(1, 10)]
+        for agent in agents:
+            self.put(agent, source="push")
+        first = self.list_page("0", 3)
+        self.assertFalse(first["done"], first)
+        self.r.call("HDEL", AGENTS, "acme/a0")  # what presence_sweep does once it expired
+        rest = self.list_all_from(first["cursor"], first["after"], 3)
+        listed = [a["agent"] for a in first["agents"]] + rest
+        self.assertEqual(sorted(listed), agents)
+
+    def list_all_from(self, cursor, after, limit):
+        listed = []
+        while True:
+            page = self.list_page(cursor, limit, after=after)
+            listed += [a["agent"] for a in page["agents"]]
+            if page["done"]:
+                return listed
+            cursor, after = page["cursor"], page["after"]
+
+    def test_observation_from_a_fast_clock_counts_as_now(self):
+        # Regression: an observed_at minutes ahead was stored as it came, and every later
+        # push with a correct clock was stale_observation until that moment.
+        self.put("p1", source="push")
+        seconds, micros = self.r.call("TIME")
+        now = int(seconds) * 1000 + int(micros) // 1000
+        ahead = self.apply([("acme", "p1", "Busy", "Busy", now + 240000)], source="push")
+        self.assertEqual(ahead["changed"], 1, ahead)
+        self.assertLess(self.stored("p1")["observed_at"], now + 60000)
+        later = self.apply([("acme", "p1", "Away", "Away", "")], source="push")
+        self.assertEqual(later["changed"], 1, later)
 
     def test_list_takes_a_tenant_with_glob_characters_literally(self):
         self.put("a", tenant="x*")
@@ -890,16 +927,23 @@ class FunctionsTest(unittest.TestCase):
                          (5, "7", "Busy"))
 
     def test_unreadable_record_is_refused_and_never_overwritten(self):
-        self.put("g1")
-        self.r.call("HSET", AGENTS, "acme/g1", "\x93garbage")
-        for answer in (self.get("g1"), self.put("g1", labels='{"a":"b"}'), self.delete("g1")):
-            self.assert_refused(answer, "corrupt_record")
-            self.assertIn("acme/g1", answer["message"])
-        answer = self.apply([("acme", "g1", "Busy", "Busy", 1000)])
-        self.assertEqual((answer["unreadable"], answer["changed"]), (1, 0), answer)
-        self.assertEqual(self.r.call("HGET", AGENTS, "acme/g1"), "\x93garbage")
-        self.assertEqual(self.list_all(10), [[]])
-        self.assertEqual(self.roster()["agents"], [])
+        # Regression: a JSON object without the record's fields (the format before
+        # version 6) read as "missing" to presence_apply instead of "unreadable".
+        for garbage in ("\x93garbage", '{"broken":true}', '{"version":"1"}', "[1,2]", "{"):
+            with self.subTest(garbage=garbage):
+                self.r.call("FLUSHALL")
+                self.put("g1", source="push")
+                self.r.call("HSET", AGENTS, "acme/g1", garbage)
+                for answer in (self.get("g1"), self.put("g1", labels='{"a":"b"}'),
+                               self.delete("g1")):
+                    self.assert_refused(answer, "corrupt_record")
+                    self.assertIn("acme/g1", answer["message"])
+                for source in ("graph", "push"):
+                    answer = self.apply([("acme", "g1", "Busy", "Busy", 1000)], source=source)
+                    self.assertEqual((answer["unreadable"], answer["changed"]), (1, 0), answer)
+                self.assertEqual(self.r.call("HGET", AGENTS, "acme/g1"), garbage)
+                self.assertEqual(self.list_all(10), [[]])
+                self.assertEqual(self.roster()["agents"], [])
 
     def test_records_pages_through_every_record_decoded(self):
         for n in range(300):
