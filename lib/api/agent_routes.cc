@@ -45,26 +45,12 @@ Response AgentResponse(unsigned status, const nlohmann::json& record, bool chang
   body["changed"] = changed;
   Response response = http::JsonResponse(status, body);
   response.SetHeader("ETag", ETagOf(RecordVersion(record)));
+  response.changed = changed;
   return response;
 }
 
 bool IsOk(const nlohmann::json& answer) {
   return answer.is_object() && answer.value("ok", false) == true;
-}
-
-// The error code of an error answer's body, "unknown" when it has none.
-std::string ErrorCode(const Response& response) {
-  auto body = nlohmann::json::parse(response.body, nullptr, false);
-  if (!body.is_object()) return "unknown";
-  auto error = body.find("error");
-  if (error == body.end() || !error->is_object()) return "unknown";
-  return FieldString(*error, "code", "unknown");
-}
-
-// The "changed" field of a success answer's body.
-bool ChangedOf(const Response& response) {
-  auto body = nlohmann::json::parse(response.body, nullptr, false);
-  return body.is_object() && body.value("changed", false) == true;
 }
 
 }  // namespace
@@ -121,6 +107,7 @@ Task<Response> AgentRoutes::Counted(const char* command, Task<Response> answer) 
 }
 
 void AgentRoutes::Count(const char* command, const Response& response) {
+  static const std::string kUnknown = "unknown";
   if (metrics_ == nullptr) return;
   auto replayed = response.headers.find("Idempotent-Replayed");
   if (replayed != response.headers.end()) {
@@ -128,13 +115,13 @@ void AgentRoutes::Count(const char* command, const Response& response) {
     return;
   }
   if (response.status >= 200 && response.status < 300) {
-    const bool changed = ChangedOf(response);
     metrics_->Increment("presence_commands_applied_total",
-                        {{"command", command}, {"changed", changed ? "true" : "false"}});
-    if (changed) metrics_->Increment("presence_events_appended_total", {{"origin", "api"}});
+                        {{"command", command}, {"changed", response.changed ? "true" : "false"}});
+    if (response.changed)
+      metrics_->Increment("presence_events_appended_total", {{"origin", "api"}});
     return;
   }
-  const std::string reason = ErrorCode(response);
+  const std::string& reason = response.error_code.empty() ? kUnknown : response.error_code;
   metrics_->Increment("presence_commands_refused_total",
                       {{"command", command}, {"reason", reason}});
   if (reason == "redis_unavailable" || reason == "redis_error") {
@@ -195,12 +182,14 @@ Task<Response> AgentRoutes::DeleteAgent(const http::Request& request) {
 
   // An agent that never existed has version 0 (as If-Match sees it).
   uint64_t version = RecordVersion(answer->value("agent", nlohmann::json()));
+  const bool changed = answer->value("changed", false);
   nlohmann::json body = {{"tenant", command->tenant},
                          {"agent", command->agent},
-                         {"changed", answer->value("changed", false)},
+                         {"changed", changed},
                          {"version", version}};
   Response response = http::JsonResponse(200, body);
   response.SetHeader("ETag", ETagOf(version));
+  response.changed = changed;
   co_return MarkReplayed(response, *answer);
 }
 

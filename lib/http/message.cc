@@ -29,6 +29,13 @@ Response JsonResponse(unsigned status, const nlohmann::json& body) {
   response.SetHeader("Content-Type", "application/json");
   response.body = DumpJson(body);
   response.body += '\n';
+  if (status >= 400 && body.is_object()) {
+    auto error = body.find("error");
+    if (error != body.end() && error->is_object()) {
+      auto code = error->find("code");
+      if (code != error->end() && code->is_string()) response.error_code = code->get<std::string>();
+    }
+  }
   return response;
 }
 

@@ -38,6 +38,11 @@ struct Response {
   unsigned status = 200;
   Fields headers;
   std::string body;
+  // Not sent: what the answer says, for the handler's own metrics, so that
+  // they need not parse the body again. JsonResponse fills error_code from an
+  // ErrorBody; a command's handler sets changed.
+  std::string error_code;
+  bool changed = false;
 
   void SetHeader(std::string_view name, std::string_view value);
 };
