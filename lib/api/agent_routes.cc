@@ -49,6 +49,13 @@ Response AgentResponse(unsigned status, const nlohmann::json& record, bool chang
   return response;
 }
 
+// The "agent" object of a store answer (an empty object when it has none), not copied.
+const nlohmann::json& AgentOf(const nlohmann::json& answer) {
+  static const nlohmann::json kNone = nlohmann::json::object();
+  auto agent = answer.find("agent");
+  return agent != answer.end() && agent->is_object() ? *agent : kNone;
+}
+
 bool IsOk(const nlohmann::json& answer) {
   return answer.is_object() && answer.value("ok", false) == true;
 }
@@ -167,9 +174,7 @@ Task<Response> AgentRoutes::PutAgent(const http::Request& request) {
 
   bool changed = answer->value("changed", false);
   bool created = answer->value("created", false);
-  co_return MarkReplayed(
-      AgentResponse(created ? 201 : 200, answer->value("agent", nlohmann::json::object()), changed),
-      *answer);
+  co_return MarkReplayed(AgentResponse(created ? 201 : 200, AgentOf(*answer), changed), *answer);
 }
 
 Task<Response> AgentRoutes::DeleteAgent(const http::Request& request) {
@@ -201,7 +206,7 @@ Task<Response> AgentRoutes::GetAgent(const http::Request& request) {
   if (!answer.ok()) co_return StoreFailure(answer.error());
   if (!IsOk(*answer)) co_return Refusal(*answer);
 
-  const nlohmann::json record = answer->value("agent", nlohmann::json::object());
+  const nlohmann::json& record = AgentOf(*answer);
   Response response = http::JsonResponse(200, AgentView(record));
   response.SetHeader("ETag", ETagOf(RecordVersion(record)));
   co_return response;

@@ -33,28 +33,30 @@ uint64_t RecordVersion(const nlohmann::json& record) { return FieldUint(record, 
 
 std::string ETagOf(uint64_t version) { return "\"" + std::to_string(version) + "\""; }
 
+// Built field by field: nlohmann's initializer lists copy every value twice
+// and made this a fifth of the CPU time of a PUT (callgrind).
 nlohmann::json AgentView(const nlohmann::json& record) {
-  bool presence_known = FieldUint(record, "presence_at", 0) != 0;
-  nlohmann::json presence = {
-      {"availability", FieldString(record, "availability", "PresenceUnknown")},
-      {"activity", FieldString(record, "activity", "PresenceUnknown")},
-      {"observed_at", TimeOrNull(record, "observed_at")},
-      {"changed_at", TimeOrNull(record, "presence_at")},
-      {"source", presence_known ? StringOrNull(record, "presence_source") : nullptr},
-  };
-  return {
-      {"tenant", FieldString(record, "tenant")},
-      {"agent", FieldString(record, "agent")},
-      {"state", FieldString(record, "state", "registered")},
-      {"source", StringOrNull(record, "source")},
-      {"graph_user_id", StringOrNull(record, "graph_user_id")},
-      {"labels", Labels(record)},
-      {"version", RecordVersion(record)},
-      {"seq", StringOrNull(record, "seq")},
-      {"created_at", TimeOrNull(record, "created_at")},
-      {"updated_at", TimeOrNull(record, "updated_at")},
-      {"presence", std::move(presence)},
-  };
+  const bool presence_known = FieldUint(record, "presence_at", 0) != 0;
+  nlohmann::json presence(nlohmann::json::value_t::object);
+  presence["availability"] = FieldString(record, "availability", "PresenceUnknown");
+  presence["activity"] = FieldString(record, "activity", "PresenceUnknown");
+  presence["observed_at"] = TimeOrNull(record, "observed_at");
+  presence["changed_at"] = TimeOrNull(record, "presence_at");
+  presence["source"] = presence_known ? StringOrNull(record, "presence_source") : nullptr;
+
+  nlohmann::json view(nlohmann::json::value_t::object);
+  view["tenant"] = FieldString(record, "tenant");
+  view["agent"] = FieldString(record, "agent");
+  view["state"] = FieldString(record, "state", "registered");
+  view["source"] = StringOrNull(record, "source");
+  view["graph_user_id"] = StringOrNull(record, "graph_user_id");
+  view["labels"] = Labels(record);
+  view["version"] = RecordVersion(record);
+  view["seq"] = StringOrNull(record, "seq");
+  view["created_at"] = TimeOrNull(record, "created_at");
+  view["updated_at"] = TimeOrNull(record, "updated_at");
+  view["presence"] = std::move(presence);
+  return view;
 }
 
 }  // namespace presence::api

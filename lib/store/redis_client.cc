@@ -20,10 +20,18 @@ using tcp = asio::ip::tcp;
 constexpr auto kReconnectBackoff = std::chrono::milliseconds(200);
 
 // Appends one command in RESP to `out`.
+// Every command of every request goes through here, so no fmt::format.
 void AppendCommand(std::string& out, const std::vector<std::string>& args) {
-  out += fmt::format("*{}\r\n", args.size());
+  auto append_header = [&out](char kind, size_t n) {
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+    out += kind;
+    out.append(digits, end);
+    out += "\r\n";
+  };
+  append_header('*', args.size());
   for (const auto& arg : args) {
-    out += fmt::format("${}\r\n", arg.size());
+    append_header('$', arg.size());
     out += arg;
     out += "\r\n";
   }

@@ -97,6 +97,16 @@ TEST_CASE("RFC 3339 timestamps become ms since the epoch", "[api][validation][ti
   CHECK(FormatRfc3339Ms(1714564800250ull) == "2024-05-01T12:00:00.250Z");
   CHECK(FormatRfc3339Ms(951782400000ull) == "2000-02-29T00:00:00.000Z");
   CHECK(ParseRfc3339Ms(FormatRfc3339Ms(1234567890123ull)).value() == 1234567890123ull);
+  CHECK(FormatRfc3339Ms(253402300799999ull) == "9999-12-31T23:59:59.999Z");
+  CHECK(FormatRfc3339Ms(253402300800000ull) == "10000-01-01T00:00:00.000Z");
+}
+
+TEST_CASE("a formatted time parses back to the same ms across years", "[api][validation][time]") {
+  // Steps of a prime number of ms reach every field's digits and leap days.
+  for (uint64_t ms = 0; ms < 253402300800000ull; ms += 9876543210987ull / 7) {
+    INFO(ms);
+    CHECK(ParseRfc3339Ms(FormatRfc3339Ms(ms)).value() == ms);
+  }
 }
 
 TEST_CASE("observed_at is a timestamp, integer ms or absent", "[api][validation][time]") {
