@@ -24,7 +24,7 @@
 --
 -- The C++ side reads the version from the next line; keep its exact form and
 -- bump it whenever this file changes behaviour.
-local LIBRARY_VERSION = "8"
+local LIBRARY_VERSION = "9"
 
 local UNKNOWN = 'PresenceUnknown'
 
@@ -409,16 +409,62 @@ local function roster_identity(record)
   return ''
 end
 
+-- How far past maxlen a stream may grow before it is trimmed: trimming then
+-- runs once every this many events instead of at each one, and removes
+-- whole stream nodes (stream-node-max-entries, 100 by default).
+local TRIM_SLACK = 100
+-- The most entries one trim removes.
+local TRIM_MOST = 1000
+
+-- How many entries at the head of the stream no consumer group has pending
+-- (delivered and not acknowledged), counting at most `most`: the entries
+-- before the oldest pending entry of every group. nil when no group has any
+-- pending (everything beyond maxlen may go). Entries not yet delivered to a
+-- group are not pending: a group that reads behind the retention misses
+-- them, as with any retention, instead of holding the stream forever.
+local function unpending_head(events_key, most)
+  local oldest = nil
+  for _, group in ipairs(redis.call('XINFO', 'GROUPS', events_key)) do
+    local info = {}
+    for i = 1, #group, 2 do
+      info[group[i]] = group[i + 1]
+    end
+    if (tonumber(info['pending']) or 0) > 0 then
+      local first = redis.call('XPENDING', events_key, info['name'])[2]
+      local head = redis.call('XRANGE', events_key, '-', '(' .. first, 'COUNT', int_text(most))
+      oldest = math.min(oldest or most, #head)
+      if oldest == 0 then
+        return 0
+      end
+    end
+  end
+  return oldest
+end
+
+-- Trims a stream longer than maxlen + TRIM_SLACK back towards maxlen, never
+-- past an entry that a consumer group has pending (DESIGN.md invariant 10):
+-- a consumer that never acknowledges keeps the stream growing until its
+-- entries are acknowledged or claimed.
+local function trim_events(events_key, maxlen)
+  local limit = tonumber(maxlen)
+  local length = redis.call('XLEN', events_key)
+  if length <= limit + TRIM_SLACK then
+    return
+  end
+  local excess = math.min(length - limit, TRIM_MOST)
+  local unpending = unpending_head(events_key, excess) or excess
+  if unpending > 0 then
+    redis.call('XTRIM', events_key, 'MAXLEN', '~', maxlen, 'LIMIT', int_text(unpending))
+  end
+end
+
 -- maxlen has been checked (checked_maxlen); "0" keeps every event.
 local function append_event(events_key, maxlen, event_type, tenant, agent, version, at, data)
   local text, version_text, when = encode(data), int_text(version), int_text(at)
-  if maxlen == '0' then
-    redis.call('XADD', events_key, '*', 'type', event_type, 'tenant', tenant, 'agent', agent,
-               'version', version_text, 'at', when, 'data', text)
-  else
-    redis.call('XADD', events_key, 'MAXLEN', '~', maxlen, '*', 'type', event_type,
-               'tenant', tenant, 'agent', agent, 'version', version_text, 'at', when,
-               'data', text)
+  redis.call('XADD', events_key, '*', 'type', event_type, 'tenant', tenant, 'agent', agent,
+             'version', version_text, 'at', when, 'data', text)
+  if maxlen ~= '0' then
+    trim_events(events_key, maxlen)
   end
 end
 -- The maxlen argument in the form XADD takes, or nil when it is not a

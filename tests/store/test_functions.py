@@ -419,6 +419,57 @@ class FunctionsTest(unittest.TestCase):
                 return listed
             cursor, after = page["cursor"], page["after"]
 
+    def changes(self, count, maxlen):
+        """`count` presence changes of one push agent, each one event, with `maxlen`."""
+        for n in range(count):
+            state = ("Busy", "Available")[n % 2]
+            answer = self.fcall("presence_apply", [AGENTS, EVENTS, LEASE, JOB],
+                                ["", "", str(maxlen), "push", "", "acme", "p1", state, state, ""])
+            self.assertEqual(answer["changed"], 1, answer)
+
+    def event_ids(self):
+        return [entry[0] for entry in self.r.call("XRANGE", EVENTS, "-", "+")]
+
+    def test_trimming_keeps_the_stream_near_maxlen_without_groups(self):
+        self.put("p1", source="push")
+        self.changes(700, maxlen=200)
+        self.assertLessEqual(self.r.call("XLEN", EVENTS), 200 + 100 + 1)
+        self.assertGreaterEqual(self.r.call("XLEN", EVENTS), 200)
+
+    def test_trimming_spares_what_a_consumer_group_has_pending(self):
+        # Regression: XADD MAXLEN ~ trimmed entries a group had read and not yet
+        # acknowledged (DESIGN.md invariant 10).
+        self.put("p1", source="push")
+        self.r.call("XGROUP", "CREATE", EVENTS, "billing", "0")
+        self.changes(260, maxlen=200)  # 261 entries: below maxlen + slack, none trimmed
+        read = self.r.call("XREADGROUP", "GROUP", "billing", "c1", "STREAMS", EVENTS, ">")
+        delivered = [entry[0] for entry in read[0][1]]
+        self.assertEqual(len(delivered), 261)
+        self.r.call("XACK", EVENTS, "billing", *delivered[:220])
+
+        self.changes(600, maxlen=200)
+        ids = self.event_ids()
+        self.assertTrue(set(delivered[220:]) <= set(ids), "every pending entry is kept")
+        self.assertLessEqual(ids.index(delivered[220]), 100, "acknowledged entries were trimmed")
+
+        # Once everything is acknowledged the stream shrinks back to about maxlen.
+        self.r.call("XACK", EVENTS, "billing", *delivered[220:])
+        self.changes(300, maxlen=200)
+        self.assertLessEqual(self.r.call("XLEN", EVENTS), 200 + 100 + 1)
+
+    def test_trimming_waits_for_the_slowest_of_two_groups(self):
+        self.put("p1", source="push")
+        self.r.call("XGROUP", "CREATE", EVENTS, "fast", "0")
+        self.r.call("XGROUP", "CREATE", EVENTS, "slow", "0")
+        self.changes(100, maxlen=20)  # 101 entries: below maxlen + slack, none trimmed
+        read = self.r.call("XREADGROUP", "GROUP", "fast", "c", "STREAMS", EVENTS, ">")
+        self.r.call("XACK", EVENTS, "fast", *[e[0] for e in read[0][1]])
+        slow = self.r.call("XREADGROUP", "GROUP", "slow", "c", "COUNT", "1", "STREAMS", EVENTS,
+                           ">")
+        self.changes(300, maxlen=20)
+        self.assertIn(slow[0][1][0][0], self.event_ids(), "slow's pending entry is kept")
+        self.assertGreaterEqual(self.r.call("XLEN", EVENTS), 401, "it is the head: none trimmed")
+
     def test_observation_from_a_fast_clock_counts_as_now(self):
         # Regression: an observed_at minutes ahead was stored as it came, and every later
         # push with a correct clock was stale_observation until that moment.
