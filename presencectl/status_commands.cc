@@ -12,6 +12,7 @@
 #include "ctl/output.h"
 #include "store/functions_source.h"
 #include "store/keys.h"
+#include "store/library_version.h"
 
 namespace presence::ctl {
 namespace {
@@ -93,7 +94,7 @@ int RunStatus(CliContext& context) {
   Result<store::RedisReply> loaded = redis.Command({"FCALL_RO", "presence_version", "0"});
   if (!loaded) return context.Fail(loaded.error());
   std::string loaded_version = loaded->is_error() ? "" : loaded->str;
-  std::string binary_version = LibraryVersionOf(store::FunctionsSource());
+  std::string binary_version = store::LibraryVersionOf(store::FunctionsSource());
   Result<uint32_t> partitions = RequirePartitionCount(redis);
   if (!partitions) return context.Fail(partitions.error());
   Result<ClusterStatus> cluster = ReadClusterStatus(redis, *partitions);

@@ -176,6 +176,12 @@ class Instance {
   Task<Status> Prepare() {
     auto loaded = co_await store::EnsureFunctions(redis_);
     if (!loaded) co_return loaded.error();
+    if (*loaded != store::FunctionsVersion()) {
+      log_->warn(
+          "functions library v{} is loaded, newer than this binary's v{}; using it "
+          "(upgrade this instance)",
+          *loaded, store::FunctionsVersion());
+    }
     auto init = co_await store::CallFunction(redis_, "presence_init", Strings(store::keys::Meta()),
                                              Strings(std::to_string(config_.partitions)));
     if (!init) co_return init.error();

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "store/functions_source.h"
+#include "store/library_version.h"
 
 namespace presence::ctl {
 namespace {
@@ -13,18 +14,6 @@ bool IsFunctionMissing(const store::RedisReply& reply) {
 }
 
 }  // namespace
-
-std::string LibraryVersionOf(std::string_view source) {
-  constexpr std::string_view kMarker = "local LIBRARY_VERSION";
-  size_t at = source.find(kMarker);
-  if (at == std::string_view::npos) return "";
-  size_t open = source.find('"', at);
-  size_t line_end = source.find('\n', at);
-  if (open == std::string_view::npos || open > line_end) return "";
-  size_t close = source.find('"', open + 1);
-  if (close == std::string_view::npos || close > line_end) return "";
-  return std::string(source.substr(open + 1, close - open - 1));
-}
 
 std::vector<std::string> FunctionCommand(const FunctionCall& call) {
   std::vector<std::string> command;
@@ -44,14 +33,23 @@ Status FunctionClient::EnsureLibrary() {
 
   Result<store::RedisReply> reply = redis_.Command({"FCALL_RO", "presence_version", "0"});
   if (!reply) return reply.error();
-  const std::string wanted = LibraryVersionOf(store::FunctionsSource());
-  bool current = !reply->is_error() && reply->str == wanted;
-  if (!current) {
-    if (reply->is_error() && !IsFunctionMissing(*reply)) {
-      return MakeError("redis_error", fmt::format("redis {}: presence_version: {}",
-                                                  redis_.endpoint().ToString(), reply->str));
-    }
-    if (Status loaded = LoadLibrary(); !loaded) return loaded;
+  if (reply->is_error() && !IsFunctionMissing(*reply)) {
+    return MakeError("redis_error", fmt::format("redis {}: presence_version: {}",
+                                                redis_.endpoint().ToString(), reply->str));
+  }
+  std::optional<std::string_view> loaded;
+  if (!reply->is_error()) loaded = reply->str;
+  const std::string ours = store::LibraryVersionOf(store::FunctionsSource());
+  switch (store::DecideLibrary(loaded, ours)) {
+    case store::LibraryDecision::kUse:
+      break;
+    case store::LibraryDecision::kNewerLoaded:
+      // A newer presenced loaded it; replacing it would break those
+      // instances, and it answers this version's calls (docs/redis-layout.md).
+      break;
+    case store::LibraryDecision::kLoad:
+      if (Status replaced = LoadLibrary(); !replaced) return replaced;
+      break;
   }
   library_checked_ = true;
   return Ok{};

@@ -11,10 +11,6 @@
 
 namespace presence::ctl {
 
-// The value of `local LIBRARY_VERSION = "..."` in a Functions library text, or
-// empty when the line is missing.
-std::string LibraryVersionOf(std::string_view library_source);
-
 // The error code of ReadAnswer when Redis does not know the Function.
 inline constexpr char kFunctionMissing[] = "function_missing";
 

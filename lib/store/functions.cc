@@ -4,12 +4,11 @@
 #include <fmt/format.h>
 
 #include "store/functions_source.h"
+#include "store/library_version.h"
 
 namespace presence::store {
 
 namespace {
-
-constexpr std::string_view kVersionMarker = "local LIBRARY_VERSION = \"";
 
 bool IsMissingFunction(const RedisReply& reply) {
   return reply.is_error() && reply.str.find("Function not found") != std::string::npos;
@@ -31,31 +30,34 @@ Task<Result<RedisReply>> Fcall(RedisClient& redis, std::string_view name,
 }  // namespace
 
 std::string FunctionsVersion() {
-  auto source = FunctionsSource();
-  auto start = source.find(kVersionMarker);
-  if (start == std::string_view::npos) return "unknown";
-  start += kVersionMarker.size();
-  auto end = source.find('"', start);
-  return std::string(source.substr(start, end - start));
+  std::string version = LibraryVersionOf(FunctionsSource());
+  return version.empty() ? "unknown" : version;
 }
 
-Task<Status> EnsureFunctions(RedisClient& redis) {
+Task<Result<std::string>> EnsureFunctions(RedisClient& redis) {
   // Ask the loaded library for its version; a missing library is an error reply.
   auto current = co_await redis.Command(Strings("FCALL_RO", "presence_version", "0"));
   if (!current) co_return current.error();
-  if (current->type == RedisReply::Type::kString && current->str == FunctionsVersion()) {
-    co_return Ok{};
+  std::optional<std::string_view> loaded;
+  if (current->type == RedisReply::Type::kString) {
+    loaded = current->str;
+  } else if (current->is_error() && !IsMissingFunction(*current)) {
+    co_return MakeError("redis_error", fmt::format("redis {}: presence_version: {}",
+                                                   redis.address().ToString(), current->str));
+  }
+  if (DecideLibrary(loaded, FunctionsVersion()) != LibraryDecision::kLoad) {
+    co_return std::string(*loaded);
   }
 
-  auto loaded = co_await redis.Command(
+  auto replaced = co_await redis.Command(
       Strings("FUNCTION", "LOAD", "REPLACE", std::string(FunctionsSource())));
-  if (!loaded) co_return loaded.error();
-  if (loaded->is_error()) {
+  if (!replaced) co_return replaced.error();
+  if (replaced->is_error()) {
     co_return MakeError("redis_error",
                         fmt::format("redis {}: FUNCTION LOAD of presence v{}: {}",
-                                    redis.address().ToString(), FunctionsVersion(), loaded->str));
+                                    redis.address().ToString(), FunctionsVersion(), replaced->str));
   }
-  co_return Ok{};
+  co_return FunctionsVersion();
 }
 
 Task<Result<nlohmann::json>> CallFunction(RedisClient& redis, std::string_view name,
@@ -64,8 +66,8 @@ Task<Result<nlohmann::json>> CallFunction(RedisClient& redis, std::string_view n
   auto reply = co_await Fcall(redis, name, keys, args);
   if (reply && IsMissingFunction(*reply)) {
     // Redis lost the library (restart without AOF, FUNCTION FLUSH): load it again.
-    auto loaded = co_await EnsureFunctions(redis);
-    if (!loaded) co_return loaded.error();
+    auto ensured = co_await EnsureFunctions(redis);
+    if (!ensured) co_return ensured.error();
     reply = co_await Fcall(redis, name, keys, args);
   }
   if (!reply) co_return reply.error();

@@ -15,9 +15,12 @@ namespace presence::store {
 // The version of lib/store/functions.lua that this binary carries.
 std::string FunctionsVersion();
 
-// Loads the library when Redis does not have this version (FUNCTION LOAD
-// REPLACE). Returns the error when Redis refuses it.
-Task<Status> EnsureFunctions(RedisClient& redis);
+// Loads this binary's library when Redis has none or an older version
+// (FUNCTION LOAD REPLACE), never over a newer one (store/library_version.h):
+// a newer library answers the calls of the previous version's binaries, so
+// an instance not yet upgraded goes on with it. Returns the version now in
+// use, or the error when Redis could not be asked or refused the library.
+Task<Result<std::string>> EnsureFunctions(RedisClient& redis);
 
 // Calls one Function of the library and parses its JSON answer. When Redis
 // has lost the library (restart without persistence, FUNCTION FLUSH), loads
