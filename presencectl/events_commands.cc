@@ -116,10 +116,8 @@ int RunReplay(CliContext& context, const ReplayArgs& args) {
     return kExitOk;
   }
 
-  for (uint32_t p = 0; p < *partitions; ++p) {
-    if (args.into == store::keys::Events(p)) {
-      return context.Usage("--into " + args.into + " is a partition event stream");
-    }
+  if (Status target = CheckReplayTarget(args.into); !target) {
+    return context.Usage(target.error().message);
   }
   Result<CopyReplay> replay =
       ReplayIntoStream(**redis, *partitions, {from, to, args.tenant}, args.into);

@@ -103,6 +103,26 @@ Result<GroupReplay> ReplayIntoGroup(RedisConnection& redis, uint32_t partitions,
   return replay;
 }
 
+Status CheckReplayTarget(const std::string& stream) {
+  constexpr std::string_view kService = "presence:";
+  constexpr std::string_view kReplays = "presence:replay:";
+  if (stream.empty()) return MakeError("bad_target", "--into needs a stream name");
+  for (unsigned char c : stream) {
+    if (c <= ' ' || c == 0x7f) {
+      return MakeError("bad_target",
+                       fmt::format("--into {:?} holds a space or control character", stream));
+    }
+  }
+  if (stream.starts_with(kService) &&
+      (!stream.starts_with(kReplays) || stream.size() == kReplays.size())) {
+    return MakeError("bad_target",
+                     fmt::format("--into {} is under presence:, where the service keeps its "
+                                 "state; copy into presence:replay:NAME or a key of your own",
+                                 stream));
+  }
+  return Ok{};
+}
+
 Result<CopyReplay> ReplayIntoStream(RedisConnection& redis, uint32_t partitions,
                                     const CopyRange& range, const std::string& stream) {
   struct Entry {

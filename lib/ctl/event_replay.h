@@ -45,6 +45,12 @@ struct CopyReplay {
   std::vector<uint64_t> per_partition;
 };
 
+// Whether `stream` may be the target of ReplayIntoStream: a key of the
+// service's own (any under "presence:" but "presence:replay:...") is refused,
+// so that a copy can never overwrite state the Functions rely on; so are an
+// empty name and one with control characters or spaces.
+Status CheckReplayTarget(const std::string& stream);
+
 // Copies the selected events into `stream` in id order across partitions
 // (XADD with a new id), each with its fields plus `source_id` (the original
 // id) and `partition`.

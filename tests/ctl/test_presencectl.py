@@ -488,6 +488,23 @@ class ReplayAndRebuildTest(CtlTestCase):
         self.assertEqual(self.ctl("events", "replay", "--from", "soon", "--into", "x").returncode,
                          2)
 
+    def test_replay_refuses_to_copy_into_the_services_own_keys(self):
+        # Regression: only the exact names of the partition streams were refused, so
+        # "presence:{p0}:tombs" (or a stream name with a trailing space) took the copy and
+        # the next deregistration failed half way with WRONGTYPE.
+        events = self.register_some()
+        before = {key: self.redis.call("TYPE", key) for key in self.redis.call("KEYS", "*")}
+        for target in ("presence:{p0}:tombs", "presence:{p0}:events ", "presence:{ctl}:draining",
+                       "presence:replay:", "presence:x", "", "a\x1bb", "with space"):
+            with self.subTest(target=target):
+                result = self.ctl("events", "replay", "--from", events[0]["id"], "--into", target)
+                self.assertEqual(result.returncode, 2, result.stderr)
+                self.assertIn("--into", result.stderr)
+        after = {key: self.redis.call("TYPE", key) for key in self.redis.call("KEYS", "*")}
+        self.assertEqual(after, before)
+        self.ok("events", "replay", "--from", events[0]["id"], "--into", "presence:replay:crm")
+        self.assertEqual(self.redis.call("XLEN", "presence:replay:crm"), len(events))
+
     def test_rebuild_finds_and_repairs_differences(self):
         self.register_some()
         clean = self.ctl_json("rebuild")
