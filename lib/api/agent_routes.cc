@@ -131,7 +131,7 @@ void AgentRoutes::Count(const char* command, const Response& response) {
   const std::string& reason = response.error_code.empty() ? kUnknown : response.error_code;
   metrics_->Increment("presence_commands_refused_total",
                       {{"command", command}, {"reason", reason}});
-  if (reason == "redis_unavailable" || reason == "redis_error") {
+  if (reason == "redis_unavailable" || reason == "redis_error" || reason == "outcome_unknown") {
     metrics_->Increment("presence_redis_errors_total", {{"component", "api"}});
   }
 }
@@ -158,8 +158,19 @@ Response AgentRoutes::Refusal(const nlohmann::json& answer) {
 
 Response AgentRoutes::StoreFailure(const Error& error) {
   Logger("api")->warn("store call failed: {}", error.message);
-  std::string code = error.code == "redis_unavailable" ? error.code : "redis_error";
-  Response response = http::ErrorResponse(503, code, error.message);
+  Response response;
+  if (error.code == "redis_outcome_unknown") {
+    // The command reached Redis and no answer came back: it may have been
+    // applied. Commands are declarative, so sending it again is safe.
+    response =
+        http::ErrorResponse(503, "outcome_unknown",
+                            error.message +
+                                "; send the command again (with the same Idempotency-Key, if any) "
+                                "to learn its outcome");
+  } else {
+    std::string code = error.code == "redis_unavailable" ? error.code : "redis_error";
+    response = http::ErrorResponse(503, code, error.message);
+  }
   response.SetHeader("Retry-After", "1");
   return response;
 }

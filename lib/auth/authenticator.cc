@@ -70,8 +70,10 @@ Task<std::optional<http::Response>> Authenticator::Check(const http::Request& re
     const std::string code =
         found.error().code == "redis_unavailable" ? "redis_unavailable" : "redis_error";
     Logger("auth")->warn("api key {}: lookup failed: {}", *id, found.error().message);
-    http::Response response = http::ErrorResponse(
-        503, code, fmt::format("cannot check the API key: {}", found.error().message));
+    // The caller is not authenticated yet: the reason goes to the log, not
+    // to it (it would name the Redis address).
+    http::Response response =
+        http::ErrorResponse(503, code, "cannot check the API key: the store is unavailable; retry");
     response.SetHeader("Retry-After", "1");
     co_return response;
   }

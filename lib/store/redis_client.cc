@@ -1,5 +1,6 @@
 #include "store/redis_client.h"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 
@@ -148,6 +149,7 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
     }
     AppendCommand(outbox_, args);
     pending_.push_back(Pending{std::move(waiter), Clock::now() + timeout_});
+    ++unsent_;
     ArmTimer();
     if (state_ == State::kConnected) Flush();
   }
@@ -165,6 +167,14 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
 
   Error Unavailable(const std::string& reason) const {
     return MakeError("redis_unavailable", fmt::format("redis {}: {}", address_.ToString(), reason));
+  }
+
+  // A command already written when the connection failed: Redis may have run it.
+  Error OutcomeUnknown(const std::string& reason) const {
+    return MakeError(
+        "redis_outcome_unknown",
+        fmt::format("redis {}: {} after the command was sent; it may have been applied",
+                    address_.ToString(), reason));
   }
 
   // Resolves and connects; commands submitted meanwhile wait in the outbox.
@@ -228,7 +238,8 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
       Logger("redis")->error("redis {}: {}", address_.ToString(), reason);
       auth_error_logged_ = reason;
     }
-    Fail(reason);
+    // Redis refuses every command behind a refused AUTH: none was applied.
+    Fail(reason, /*sent_may_apply=*/false);
     return false;
   }
 
@@ -243,6 +254,7 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
     writing_ = true;
     inflight_.swap(outbox_);
     outbox_.clear();
+    unsent_ = 0;
     auto self = shared_from_this();
     auto generation = generation_;
     asio::async_write(*socket_, asio::buffer(inflight_),
@@ -318,7 +330,8 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   // Drops the connection and fails every command waiting on it.
-  void Fail(const std::string& reason) {
+  // `sent_may_apply`: whether Redis may have run the commands already written.
+  void Fail(const std::string& reason, bool sent_may_apply = true) {
     ++generation_;
     if (socket_) {
       boost::system::error_code ignored;
@@ -334,8 +347,12 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
     retry_after_ = Clock::now() + kReconnectBackoff;
     auto pending = std::move(pending_);
     pending_.clear();
-    for (auto& p : pending) {
-      if (p.waiter != nullptr) p.waiter->Complete(io_, Unavailable(reason));
+    // The newest `unsent_` commands never left the outbox; the others did.
+    const size_t sent = sent_may_apply ? pending.size() - std::min(unsent_, pending.size()) : 0;
+    unsent_ = 0;
+    for (size_t i = 0; i < pending.size(); ++i) {
+      if (pending[i].waiter == nullptr) continue;
+      pending[i].waiter->Complete(io_, i < sent ? OutcomeUnknown(reason) : Unavailable(reason));
     }
   }
 
@@ -359,6 +376,7 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
   std::string inflight_;  // commands being written
   bool writing_ = false;
   std::deque<Pending> pending_;  // written or queued, in order, awaiting replies
+  size_t unsent_ = 0;            // how many of the newest pending_ are still only in outbox_
 
   std::string last_error_ = "not connected";
   Clock::time_point retry_after_{};

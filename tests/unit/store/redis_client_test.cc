@@ -83,3 +83,35 @@ TEST_CASE("a command after Redis died fails instead of hanging", "[redis]") {
   io.restart();
   REQUIRE(outcomes == std::vector<bool>{true, false});
 }
+
+TEST_CASE("a command sent before Redis stopped answering has an unknown outcome", "[redis]") {
+  // Regression: a timeout after the command was written said redis_unavailable,
+  // as for a command never sent, and the API answered that nothing changed
+  // although Redis ran the command once it could (newcomer trial, SIGSTOP).
+  testing::RedisProcess server;
+  asio::io_context io;
+  store::RedisClient redis(io, store::RedisAddress{"127.0.0.1", server.port()},
+                           std::chrono::milliseconds(300));
+  std::optional<Result<store::RedisReply>> set, get;
+  asio::co_spawn(
+      io,
+      [&]() -> Task<void> {
+        (void)co_await redis.Command(Strings("PING"));  // connected
+        kill(server.pid(), SIGSTOP);
+        set.emplace(co_await redis.Command(Strings("SET", "k", "v")));
+        kill(server.pid(), SIGCONT);
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        timer.expires_after(std::chrono::milliseconds(400));  // past the reconnect backoff
+        co_await timer.async_wait(asio::use_awaitable);
+        get.emplace(co_await redis.Command(Strings("GET", "k")));
+      },
+      asio::detached);
+  io.run_for(std::chrono::seconds(5));
+  REQUIRE(set.has_value());
+  REQUIRE(!set->ok());
+  CHECK(set->error().code == "redis_outcome_unknown");
+  CHECK(set->error().message.find("may have been applied") != std::string::npos);
+  REQUIRE(get.has_value());
+  REQUIRE(get->ok());
+  CHECK(get->value().str == "v");  // it was applied after all
+}

@@ -36,6 +36,7 @@ class RedisProcess {
   RedisProcess& operator=(const RedisProcess&) = delete;
 
   uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
 
  private:
   static uint16_t FreePort() {
