@@ -111,7 +111,9 @@ int RunRegister(CliContext& context, const AgentArgs& args) {
   for (const std::string& label : args.labels) {
     if (Status added = AddLabel(label, labels); !added) return context.Usage(added.error().message);
   }
-  command.labels_json = LabelsJson(labels);
+  Result<std::string> labels_json = LabelsJson(labels);
+  if (!labels_json) return context.Usage(labels_json.error().message);
+  command.labels_json = *labels_json;
   if (!args.seq.empty()) command.seq = args.seq;
 
   Result<Session> session = OpenSession(context, &args);

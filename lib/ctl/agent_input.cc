@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "api/validation.h"
+
 namespace presence::ctl {
 namespace {
 
@@ -13,26 +15,10 @@ bool IsIdChar(char c) {
          c == '@';
 }
 
-constexpr size_t kMaxIdLength = 128;
-constexpr size_t kMaxLabelValueLength = 256;
-
 }  // namespace
 
 Status ValidateId(std::string_view what, std::string_view value) {
-  if (value.empty()) return MakeError("bad_id", fmt::format("{} id is empty", what));
-  if (value.size() > kMaxIdLength) {
-    return MakeError("bad_id", fmt::format("{} id '{}...' is longer than {} characters", what,
-                                           value.substr(0, 16), kMaxIdLength));
-  }
-  for (char c : value) {
-    if (!IsIdChar(c)) {
-      return MakeError("bad_id",
-                       fmt::format("{} id '{}' has a character other than letters, digits and "
-                                   "'-_.@'",
-                                   what, value));
-    }
-  }
-  return Ok{};
+  return api::ValidateId(what, value);
 }
 
 Result<std::string> NormaliseGuid(std::string_view value) {
@@ -72,16 +58,11 @@ Status AddLabel(std::string_view pair, Labels& labels) {
   }
   std::string_view key = pair.substr(0, eq);
   std::string_view value = pair.substr(eq + 1);
+  // The API's rules (api::ParseLabels, in LabelsJson) hold too; this form also
+  // cannot carry ';' in a value, and its keys are ids.
   if (Status valid = ValidateId("label key", key); !valid) return valid;
-  if (value.size() > kMaxLabelValueLength) {
-    return MakeError("bad_label", fmt::format("label '{}' has a value longer than {} characters",
-                                              key, kMaxLabelValueLength));
-  }
-  for (char c : value) {
-    if (std::iscntrl(static_cast<unsigned char>(c)) != 0 || c == ';') {
-      return MakeError("bad_label",
-                       fmt::format("label '{}' has a control character or ';' in its value", key));
-    }
+  if (value.find(';') != std::string_view::npos) {
+    return MakeError("bad_label", fmt::format("label '{}' has ';' in its value", key));
   }
   if (!labels.emplace(std::string(key), std::string(value)).second) {
     return MakeError("bad_label", fmt::format("label '{}' is given twice", key));
@@ -101,10 +82,12 @@ Result<Labels> ParseLabelList(std::string_view text) {
   return labels;
 }
 
-std::string LabelsJson(const Labels& labels) {
+Result<std::string> LabelsJson(const Labels& labels) {
   nlohmann::json object = nlohmann::json::object();
   for (const auto& [key, value] : labels) object[key] = value;
-  return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  Result<std::string> canonical = api::ParseLabels(object);
+  if (!canonical) return MakeError("bad_label", canonical.error().message);
+  return canonical;
 }
 
 }  // namespace presence::ctl

@@ -122,7 +122,9 @@ Result<store::PutAgentCommand> RowCommand(const Record& record, bool with_labels
 
   Result<Labels> labels = with_labels ? ParseLabelList(record.fields[4]) : Labels{};
   if (!labels) return labels.error();
-  command.labels_json = LabelsJson(*labels);
+  Result<std::string> labels_json = LabelsJson(*labels);
+  if (!labels_json) return labels_json.error();
+  command.labels_json = *labels_json;
   return command;
 }
 

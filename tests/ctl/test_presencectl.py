@@ -179,9 +179,27 @@ class ImportTest(CtlTestCase):
                                '"acme","al,ice",push,', "acme,bob,push,", "acme,bob,push,"])
         result = self.ctl("agents", "import", path)
         self.assertEqual(result.returncode, 1)
-        self.assertIn(":2: agent id 'al,ice' has a character", result.stderr)
+        self.assertIn(':2: agent id "al,ice" may only contain', result.stderr)
         self.assertIn(":4: agent acme/bob is already on line 3", result.stderr)
 
+
+    def test_ids_and_labels_follow_the_apis_rules(self):
+        # Regression: presencectl had its own id and label checks, which let in ids made
+        # only of dots and labels the API refuses: agents the API could list but never
+        # read, change or deregister.
+        path = self.write_csv(["tenant,agent,source,graph_user_id",
+                               "csvt,.,push,", "csvt,...,push,", "..,a,push,"])
+        result = self.ctl("agents", "import", path)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn(":2: agent id \".\" must not be dots only", result.stderr)
+        self.assertIn("3 invalid rows, nothing imported", result.stderr)
+        for args in (["csvt", ".."], ["csvt", "ok", "--label", "k" * 65 + "=v"],
+                     ["csvt", "ok", "--label", "k=" + "v" * 257],
+                     ["csvt", "ok"] + [f"--label=k{n}=v" for n in range(65)]):
+            with self.subTest(args=args[:3]):
+                result = self.ctl("agents", "register", *args, "--push")
+                self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertEqual(self.redis.call("DBSIZE"), 0)
 
 class ClusterCommandsTest(CtlTestCase):
     def now_ms(self):
