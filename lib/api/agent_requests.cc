@@ -145,6 +145,12 @@ Result<store::DeleteAgentCommand> ParseDeleteAgentRequest(const http::Request& r
   }
   auto query = Query(request, {"seq"});
   if (!query.ok()) return query.error();
+  // A body would be ignored, and a caller who put its seq there would lose
+  // the tombstone's protection without knowing: refuse it.
+  if (!request.body.empty()) {
+    return MakeError("unexpected_body",
+                     "DELETE takes no body; give seq as a query parameter (?seq=N)");
+  }
 
   store::DeleteAgentCommand command;
   command.tenant = ids->tenant;

@@ -41,8 +41,12 @@ std::optional<Cursor> ParseCursor(const std::string& text, uint32_t partitions) 
   if (text.empty()) return Cursor{};
   Cursor cursor;
   std::string_view rest = text;
+  // The Functions take integers of at most 15 digits (parse_int); an HSCAN
+  // cursor never comes near that, so a longer one was not made by us.
+  constexpr uint64_t kMaxScan = 999'999'999'999'999;
   if (!ParsePart(rest, cursor.partition) || !ParsePart(rest, cursor.scan) ||
-      cursor.partition >= partitions || rest.find(':') != std::string_view::npos) {
+      cursor.partition >= partitions || cursor.scan > kMaxScan ||
+      rest.find(':') != std::string_view::npos) {
     return std::nullopt;
   }
   cursor.after = std::string(rest);

@@ -403,6 +403,14 @@ def cases():
              "bad_cursor"),
         Case("bad encoding in the query", request("GET", agents + "?cursor=%zz"), 400,
              "bad_query"),
+        # Regression: a scan position past what the Functions take was a 500.
+        Case("tampered cursor: huge scan position",
+             request("GET", agents + "?limit=1&cursor=0:1000000000000000:"), 400, "bad_cursor"),
+        Case("tampered cursor: partition out of range",
+             request("GET", agents + "?cursor=99999:0:"), 400, "bad_cursor"),
+        # Regression: a DELETE body was ignored, so a seq given there left no tombstone.
+        Case("DELETE with its seq in a body", request("DELETE", AGENT, '{"seq": 20}', JSON), 400,
+             "unexpected_body"),
         Case("seq beyond 2^64", request("PUT", AGENT, push % ', "seq": 18446744073709551616',
                                         JSON), 400, "bad_seq"),
         Case("negative seq", request("PUT", AGENT, push % ', "seq": -5', JSON), 400,
