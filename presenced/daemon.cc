@@ -83,14 +83,16 @@ class Instance {
         log_(Logger("main")),
         redis_(io_, address, std::chrono::milliseconds(config.redis_timeout_ms),
                store::RedisCredentials{config.redis_username, config.redis_password}),
+        control_redis_(io_, address, std::chrono::milliseconds(config.redis_timeout_ms),
+                       store::RedisCredentials{config.redis_username, config.redis_password}),
         holder_{config.instance_id, partition::NewToken()},
         store_(redis_, store::AgentStoreOptions{config.partitions, config.events_maxlen,
                                                 config.tombstone_retention_s * 1000,
                                                 config.idempotency_retention_s * 1000}),
-        membership_(redis_, holder_, config.listen, Coordination(config),
+        membership_(control_redis_, holder_, config.listen, Coordination(config),
                     [this] { return ownership_.owned_count(); }),
-        leader_(redis_, holder_, Coordination(config)),
-        ownership_(redis_, holder_, Coordination(config),
+        leader_(control_redis_, holder_, Coordination(config)),
+        ownership_(control_redis_, holder_, Coordination(config),
                    [this] { return ready_ && membership_.joined() && !stopping_; }),
         http_(io_, graph::HttpClientOptions{"graph",
                                             std::chrono::milliseconds(config.graph_timeout_ms)}),
@@ -398,7 +400,12 @@ class Instance {
   const CommandLine command_line_;
   asio::io_context io_{1};
   std::shared_ptr<spdlog::logger> log_;
+  // Two connections: the API and the presence jobs send bulk work (roster
+  // pages, batches of changes) down redis_; heartbeats, leases and the
+  // leader's assignment go down control_redis_, so that they never wait in
+  // a pipeline behind that work and miss their deadlines under load.
   store::RedisClient redis_;
+  store::RedisClient control_redis_;
   partition::Holder holder_;
   store::AgentStore store_;
   partition::Membership membership_;

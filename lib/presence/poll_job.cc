@@ -1,5 +1,8 @@
 #include "presence/poll_job.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include <fmt/format.h>
 
 #include "store/functions.h"
@@ -114,25 +117,42 @@ Task<void> PollJob::RefreshRosters(const std::map<uint32_t, uint64_t>& owned) {
     if (it == rosters_.end() || it->second.revision != revision) stale.push_back(partitions[i]);
   }
 
-  std::vector<Task<Result<nlohmann::json>>> reads;
+  // One partition and one page at a time: a roster read is bulk work and
+  // must not queue far ahead of the API's commands on the connection.
   for (auto p : stale) {
-    reads.push_back(store::CallFunction(
-        redis_, "presence_roster", Strings(store::keys::Agents(p), store::keys::RosterRevision(p)),
-        Strings()));
-  }
-  auto answers = co_await WhenAll(std::move(reads));
-  for (size_t i = 0; i < stale.size(); ++i) {
-    if (!answers[i]) {
-      ++stats_.redis_errors;
-      continue;
-    }
-    auto roster = ParseRoster(*answers[i]);
+    auto roster = co_await ReadRoster(p);
     if (!roster) {
-      log_->warn("partition {}: {}", stale[i], roster.error().message);
+      if (roster.error().code == "not_owned") continue;
+      ++stats_.redis_errors;
+      log_->warn("partition {}: roster not read: {}", p, roster.error().message);
       continue;
     }
-    if (ownership_.EpochOf(stale[i])) rosters_[stale[i]] = std::move(*roster);
+    if (ownership_.EpochOf(p)) rosters_[p] = std::move(*roster);
   }
+}
+
+// Reads one partition's roster in pages of options_.roster_page records.
+Task<Result<PartitionRoster>> PollJob::ReadRoster(uint32_t partition) {
+  PartitionRoster roster;
+  std::string cursor = "0";
+  const std::string count = std::to_string(options_.roster_page);
+  for (bool first = true; first || cursor != "0"; first = false) {
+    if (stopping_ || !ownership_.EpochOf(partition)) {
+      co_return MakeError("not_owned",
+                          fmt::format("partition {} given up during the read", partition));
+    }
+    auto answer = co_await store::CallFunction(
+        redis_, "presence_roster",
+        Strings(store::keys::Agents(partition), store::keys::RosterRevision(partition)),
+        Strings(cursor, count));
+    if (!answer) co_return answer.error();
+    auto page = ParseRosterPage(*answer);
+    if (!page) co_return page.error();
+    cursor = page->cursor;
+    AddRosterPage(roster, std::move(*page), first);
+  }
+  FinishRoster(roster);
+  co_return roster;
 }
 
 // Polls one tenant and writes its changes, per partition; returns how many.
@@ -217,9 +237,24 @@ Task<std::vector<PollJob::Change>> PollJob::PollTenant(
 // Writes one partition's changes (or only its poll report) if this instance
 // still owns it at the same epoch; a stale refusal stops the partition.
 Task<void> PollJob::Apply(uint32_t partition, uint64_t epoch, std::vector<Change> changes) {
-  if (ownership_.EpochOf(partition) != epoch) co_return;
+  // In chunks, one after the other: one call with a whole partition's
+  // changes would hold Redis (single-threaded) long enough for every
+  // instance's lease renewals to miss their deadlines.
+  size_t start = 0;
+  do {
+    size_t end = std::min(changes.size(), start + options_.apply_chunk);
+    std::vector<Change> chunk(std::make_move_iterator(changes.begin() + start),
+                              std::make_move_iterator(changes.begin() + end));
+    if (!co_await ApplyChunk(partition, epoch, std::move(chunk))) co_return;
+    start = end;
+  } while (start < changes.size());
+}
+
+// One presence_apply call; false when the partition's writes must stop.
+Task<bool> PollJob::ApplyChunk(uint32_t partition, uint64_t epoch, std::vector<Change> changes) {
+  if (ownership_.EpochOf(partition) != epoch) co_return false;
   auto roster = rosters_.find(partition);
-  if (roster == rosters_.end()) co_return;
+  if (roster == rosters_.end()) co_return false;
 
   auto observed = std::to_string(NowMs());
   std::vector<std::string> args = {ownership_.holder().token, std::to_string(epoch),
@@ -241,19 +276,19 @@ Task<void> PollJob::Apply(uint32_t partition, uint64_t epoch, std::vector<Change
   if (!answer) {
     ++stats_.redis_errors;
     log_->warn("partition {}: presence not written: {}", partition, answer.error().message);
-    co_return;
+    co_return false;
   }
   if (!answer->value("ok", false)) {
     if (answer->value("code", std::string()) == "stale_epoch") {
       ++stats_.stale_writes;
       ownership_.Forget(partition);
     }
-    co_return;
+    co_return false;
   }
 
   // Remember what was written so the next round compares against it.
   roster = rosters_.find(partition);
-  if (roster == rosters_.end()) co_return;
+  if (roster == rosters_.end()) co_return false;
   for (const auto& change : changes) {
     if (change.index >= roster->second.agents.size()) continue;
     roster->second.agents[change.index].availability = change.availability;
@@ -262,6 +297,7 @@ Task<void> PollJob::Apply(uint32_t partition, uint64_t epoch, std::vector<Change
   auto applied = FieldUint(*answer, "changed");
   stats_.changes_applied += applied;
   if (applied > 0) log_->debug("partition {}: {} presence changes", partition, applied);
+  co_return true;
 }
 
 Task<void> PollJob::Sweep(const std::map<uint32_t, uint64_t>& owned) {

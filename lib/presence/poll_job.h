@@ -24,6 +24,8 @@ struct PollOptions {
   uint32_t batch_size = 650;  // ids per getPresencesByUserId, at most 650
   uint64_t events_maxlen = 1000000;
   std::chrono::milliseconds sweep_interval{60000};  // tombstone clean-up
+  uint32_t roster_page = 1000;  // records per presence_roster call (HSCAN COUNT)
+  size_t apply_chunk = 500;     // changes per presence_apply call
 };
 
 // Counters of the poll job since start, for logs and metrics.
@@ -71,11 +73,13 @@ class PollJob {
 
   Task<void> Round();
   Task<void> RefreshRosters(const std::map<uint32_t, uint64_t>& owned);
+  Task<Result<PartitionRoster>> ReadRoster(uint32_t partition);
   Task<size_t> PollAndApply(std::string tenant, std::map<std::string, std::vector<Slot>> users,
                             std::map<uint32_t, uint64_t> owned);
   Task<std::vector<Change>> PollTenant(std::string tenant,
                                        std::map<std::string, std::vector<Slot>> users);
   Task<void> Apply(uint32_t partition, uint64_t epoch, std::vector<Change> changes);
+  Task<bool> ApplyChunk(uint32_t partition, uint64_t epoch, std::vector<Change> changes);
   Task<void> Sweep(const std::map<uint32_t, uint64_t>& owned);
 
   store::RedisClient& redis_;

@@ -1,15 +1,26 @@
 #include "presence/roster.h"
 
+#include <algorithm>
+#include <iterator>
+#include <tuple>
+
 #include "util/json_fields.h"
 
 namespace presence::jobs {
 
-Result<PartitionRoster> ParseRoster(const nlohmann::json& answer) {
+Result<RosterPage> ParseRosterPage(const nlohmann::json& answer) {
   if (!answer.is_object() || !answer.value("ok", false)) {
     return MakeError("bad_roster", "presence_roster: refused or not an object");
   }
-  PartitionRoster roster;
+  RosterPage roster;
   roster.revision = FieldUint(answer, "rev");
+  auto cursor = answer.find("cursor");
+  if (cursor != answer.end()) {
+    if (!cursor->is_string() || cursor->get_ref<const std::string&>().empty()) {
+      return MakeError("bad_roster", "presence_roster: cursor is not a non-empty string");
+    }
+    roster.cursor = cursor->get<std::string>();
+  }
   auto agents = answer.find("agents");
   if (agents == answer.end() || !(agents->is_array() || agents->is_object())) {
     return MakeError("bad_roster", "presence_roster: no agents array");
@@ -30,6 +41,25 @@ Result<PartitionRoster> ParseRoster(const nlohmann::json& answer) {
     roster.agents.push_back(std::move(entry));
   }
   return roster;
+}
+
+void AddRosterPage(PartitionRoster& roster, RosterPage page, bool first) {
+  if (first) {
+    roster.revision = page.revision;
+    roster.agents.clear();
+  }
+  std::move(page.agents.begin(), page.agents.end(), std::back_inserter(roster.agents));
+}
+
+void FinishRoster(PartitionRoster& roster) {
+  // HSCAN may return a record twice when the hash was resized during the scan.
+  auto key = [](const RosterEntry& e) { return std::tie(e.tenant, e.agent); };
+  std::sort(roster.agents.begin(), roster.agents.end(),
+            [&](const RosterEntry& a, const RosterEntry& b) { return key(a) < key(b); });
+  auto last =
+      std::unique(roster.agents.begin(), roster.agents.end(),
+                  [&](const RosterEntry& a, const RosterEntry& b) { return key(a) == key(b); });
+  roster.agents.erase(last, roster.agents.end());
 }
 
 }  // namespace presence::jobs

@@ -27,7 +27,25 @@ struct PartitionRoster {
   std::vector<RosterEntry> agents;
 };
 
-// Parses the answer of presence_roster; errors name what was malformed.
-Result<PartitionRoster> ParseRoster(const nlohmann::json& answer);
+// One page of presence_roster (one HSCAN step over the partition's records):
+// the revision when it was read, the cursor of the next page ("0": the last)
+// and the registered Graph agents among the records it passed.
+struct RosterPage {
+  uint64_t revision = 0;
+  std::string cursor = "0";
+  std::vector<RosterEntry> agents;
+};
+
+// Parses an answer of presence_roster; errors name what was malformed.
+Result<RosterPage> ParseRosterPage(const nlohmann::json& answer);
+
+// Adds a page to a roster being read page by page; the revision is the
+// first page's. A change during the read moves the revision, so the next
+// round reads the roster again.
+void AddRosterPage(PartitionRoster& roster, RosterPage page, bool first);
+
+// Ends a paged read: sorts by tenant and agent and keeps once an agent that
+// HSCAN returned twice.
+void FinishRoster(PartitionRoster& roster);
 
 }  // namespace presence::jobs

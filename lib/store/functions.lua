@@ -24,7 +24,7 @@
 --
 -- The C++ side reads the version from the next line; keep its exact form and
 -- bump it whenever this file changes behaviour.
-local LIBRARY_VERSION = "9"
+local LIBRARY_VERSION = "10"
 
 local UNKNOWN = 'PresenceUnknown'
 
@@ -751,31 +751,57 @@ local function presence_agent_list(keys, args)
   end
   return encode({ ok = true, agents = agents, cursor = cursor, after = '', done = false })
 end
+-- The roster row of one stored record, or nil when it is not a registered
+-- Graph agent (or cannot be read). Works on the stored array: a roster read
+-- passes over every record of the partition.
+local function roster_row(field, text)
+  local ok, v = pcall(unpack_array, text)
+  if not ok or (STATES[v[AT_STATE]] or v[AT_STATE]) ~= 'registered'
+      or (SOURCES[v[AT_SOURCE]] or v[AT_SOURCE]) ~= 'graph' then
+    return nil
+  end
+  local tenant, agent = split_field(field)
+  return array({ tenant, agent, bytes_to_guid(v[AT_GUID] or ''),
+                 AVAILABILITIES[v[AT_AVAILABILITY]] or v[AT_AVAILABILITY] or UNKNOWN,
+                 ACTIVITIES[v[AT_ACTIVITY]] or v[AT_ACTIVITY] or UNKNOWN })
+end
+
+-- KEYS: agents, rev. ARGS: none (the whole roster at once, for callers of
+-- library versions before 10) or cursor ("0" to start) and count: one HSCAN
+-- step, so that no single call holds Redis for the time of a whole
+-- partition. Answer: {"ok":true,"rev":N,"cursor":"C","agents":[[tenant,
+-- agent,graph_user_id,availability,activity],...]}, cursor "0" once the scan
+-- is complete. An agent may come twice across pages (HSCAN); one registered
+-- during the scan may be missed, but it moved rev, so a reader that compares
+-- the rev of its first page with the next read reads again.
 local function presence_roster(keys, args)
-  local bad = check_argc('presence_roster', args, 0)
-  if bad then return bad end
+  if #args ~= 0 and #args ~= 2 then
+    return bad_argument('presence_roster',
+                        string.format('expected 0 or 2 arguments, got %d', #args))
+  end
   local agents_key, rev_key = keys[1], keys[2]
-
-  local all = redis.call('HGETALL', agents_key)
-  local fields = {}
-  local records = {}
-  for i = 1, #all, 2 do
-    local record = decode_record(all[i], all[i + 1])
-    if is_registered(record) and record.source == 'graph' then
-      fields[#fields + 1] = all[i]
-      records[all[i]] = record
+  if not codes then make_tables() end
+  local flat, cursor
+  if #args == 0 then
+    flat, cursor = redis.call('HGETALL', agents_key), '0'
+  else
+    local count = parse_int(args[2])
+    if not parse_int(args[1]) or not count or count < 1 then
+      return bad_argument('presence_roster', 'cursor and count must be integers')
     end
+    local step = redis.call('HSCAN', agents_key, args[1], 'COUNT', int_text(count))
+    flat, cursor = step[2], step[1]
   end
-  table.sort(fields)
-
   local rows = array()
-  for i, field in ipairs(fields) do
-    local r = records[field]
-    rows[i] = array({ r.tenant, r.agent, r.graph_user_id or '', r.availability or UNKNOWN,
-                      r.activity or UNKNOWN })
+  for i = 1, #flat, 2 do
+    local row = roster_row(flat[i], flat[i + 1])
+    if row then rows[#rows + 1] = row end
   end
+  table.sort(rows, function(a, b)
+    return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2])
+  end)
   local rev = tonumber(redis.call('GET', rev_key) or '0')
-  return encode({ ok = true, rev = rev, agents = rows })
+  return encode({ ok = true, rev = rev, cursor = cursor, agents = rows })
 end
 
 -- KEYS: agents. ARGS: cursor ("0" to start), count. One HSCAN step over

@@ -105,6 +105,9 @@ class FunctionsTest(unittest.TestCase):
     def roster(self):
         return self.fcall("presence_roster", [AGENTS, REV], [], read_only=True)
 
+    def roster_page(self, cursor, count):
+        return self.fcall("presence_roster", [AGENTS, REV], [cursor, str(count)], read_only=True)
+
     def apply(self, items, token="", epoch="", source="graph", polled=""):
         args = [token, epoch, MAXLEN, source, polled]
         for item in items:
@@ -487,9 +490,37 @@ class FunctionsTest(unittest.TestCase):
         self.put("b", tenant="xy")
         self.assertEqual(self.list_all(10, tenant="x*"), [["a"]])
 
+    def test_roster_pages_cover_every_graph_agent_in_small_steps(self):
+        # One call over a whole partition held Redis long enough for leases to
+        # expire at scale; pages bound each call to one HSCAN step.
+        # More than hash-max-listpack-entries (512), which HSCAN returns whole.
+        graph = {f"g{i:03d}" for i in range(600)}
+        for agent in sorted(graph):
+            self.put(agent)
+        for i in range(40):
+            self.put(f"p{i}", source="push")
+        self.delete("g000")
+        graph.discard("g000")
+        seen, cursor, pages, rev = [], "0", 0, None
+        while True:
+            page = self.roster_page(cursor, 25)
+            self.assertLessEqual(len(page["agents"]), 100, "a page is one HSCAN step, not all")
+            rev = page["rev"] if rev is None else rev
+            self.assertEqual(page["rev"], rev)
+            seen += [row[1] for row in page["agents"]]
+            pages += 1
+            cursor = page["cursor"]
+            if cursor == "0":
+                break
+        self.assertGreater(pages, 5)
+        self.assertEqual(set(seen), graph)
+        self.assertEqual(self.roster()["agents"], sorted(self.roster()["agents"]))
+        for bad in (["x", "10"], ["0", "0"], ["0", "-3"]):
+            self.assert_refused(self.roster_page(*bad), "bad_argument")
+
     def test_roster_lists_graph_agents_and_rev_follows_its_changes(self):
         empty = self.roster()
-        self.assertEqual(empty, {"ok": True, "rev": 0, "agents": []})
+        self.assertEqual(empty, {"ok": True, "rev": 0, "cursor": "0", "agents": []})
         self.assertIn('"agents":[]', self.last_text)
 
         self.put("g1")
