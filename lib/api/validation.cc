@@ -387,40 +387,8 @@ Result<std::string> ParseActivity(const nlohmann::json& value) {
   return ParsePresenceValue(value, "activity", &graph::NormalizeActivity);
 }
 
-Status CheckJsonDepth(std::string_view text, size_t max_depth) {
-  size_t depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) {
-        return MakeError("json_too_deep",
-                         fmt::format("request body nests arrays and objects deeper than {} "
-                                     "levels (at byte {})",
-                                     max_depth, i));
-      }
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return Ok{};
-}
-
 Result<nlohmann::json> ParseJsonObject(std::string_view body, size_t max_depth) {
-  if (auto ok = CheckJsonDepth(body, max_depth); !ok.ok()) return ok.error();
+  if (auto ok = CheckJsonDepth(body, max_depth, "request body"); !ok.ok()) return ok.error();
   nlohmann::json value;
   try {
     value = nlohmann::json::parse(body);

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/json_depth.h"
 #include "util/result.h"
 
 // Checks of request input, done before any call to Redis (invariant 11).
@@ -103,11 +104,9 @@ Result<std::string> ParseLabels(const nlohmann::json& value, const RequestLimits
 Result<std::string> ParseAvailability(const nlohmann::json& value);
 Result<std::string> ParseActivity(const nlohmann::json& value);
 
-// Refuses a JSON text whose arrays and objects nest deeper than `max_depth`,
-// before it is parsed: one pass over the bytes that skips strings, so that a
-// body of 100000 '[' costs no memory and no stack. Says nothing about whether
-// the text is valid JSON otherwise. Code "json_too_deep".
-Status CheckJsonDepth(std::string_view text, size_t max_depth);
+// The nesting check of JSON bodies lives in util/json_depth.h, shared with
+// the Graph answers (lib/graph).
+using presence::CheckJsonDepth;
 
 // A JSON request body that must be an object nesting at most `max_depth`
 // deep. Codes "json_too_deep" (see CheckJsonDepth) and "bad_json".

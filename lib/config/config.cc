@@ -400,7 +400,9 @@ class Reader {
   void ReadHttp(const toml::table& t) {
     CheckKeys(t, "http", kHttpKeys);
     Integer(t, "http", "max_body_bytes", 1024, 16777216, config_.max_body_bytes);
-    Integer(t, "http", "max_header_bytes", 1024, 1048576, config_.max_header_bytes);
+    // At most 65535: Boost 1.74 keeps a header field's offsets in 16 bits and
+    // throws on a longer line; within this limit no line can be that long.
+    Integer(t, "http", "max_header_bytes", 1024, 65535, config_.max_header_bytes);
     Integer(t, "http", "max_headers", 8, 10000, config_.max_headers);
     Integer(t, "http", "max_connections", 1, 1000000, config_.max_connections);
     Integer(t, "http", "read_timeout_ms", 100, 600000, config_.read_timeout_ms);

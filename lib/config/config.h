@@ -61,7 +61,7 @@ struct Config {
 
   // [http]: limits of the transport, whatever the request means (docs/limits.md)
   uint32_t max_body_bytes = 65536;
-  uint32_t max_header_bytes = 16384;
+  uint32_t max_header_bytes = 16384;  // 1024 to 65535 (Beast's 16-bit field offsets)
   uint32_t max_headers = 100;
   uint32_t max_connections = 10000;
   uint32_t read_timeout_ms = 10000;

@@ -6,9 +6,10 @@ namespace presence::graph {
 namespace {
 
 constexpr std::array<std::string_view, kBadReasonCount> kNames = {
-    "not_json",       "bad_shape",     "bad_item",         "unknown_id",     "duplicate_id",
-    "too_many_items", "unknown_value", "bad_access_token", "bad_expires_in", "content_type",
-    "too_large",      "timeout",       "bad_http",         "http_4xx",       "http_5xx",
+    "not_json",         "bad_shape",      "too_deep",       "bad_item",
+    "unknown_id",       "duplicate_id",   "too_many_items", "unknown_value",
+    "bad_access_token", "bad_expires_in", "content_type",   "too_large",
+    "timeout",          "bad_http",       "http_4xx",       "http_5xx",
 };
 
 constexpr std::string_view kMetric = "presence_graph_bad_responses_total";

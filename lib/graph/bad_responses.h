@@ -16,12 +16,13 @@ namespace presence::graph {
 enum class BadReason {
   kNotJson,         // the 200 body is not JSON (garbage, invalid UTF-8, cut short)
   kBadShape,        // JSON, but not {"value": [...]} (presence) or not an object (token)
+  kTooDeep,         // JSON nesting deeper than kMaxGraphJsonDepth (refused before parsing)
   kBadItem,         // presence: an item with a missing or mistyped id/availability/activity
   kUnknownId,       // presence: an item for an id that was not asked for
   kDuplicateId,     // presence: an id answered more than once
   kTooManyItems,    // presence: more items than ids asked for
   kUnknownValue,    // presence: an availability or activity not in DESIGN.md's list
-  kBadAccessToken,  // token: access_token missing, mistyped, empty or overlong
+  kBadAccessToken,  // token: access_token missing, mistyped, empty, overlong or not token68
   kBadExpiresIn,    // token: expires_in missing, mistyped, not positive or over a year
   kContentType,     // the 200 answer is not application/json
   kTooLarge,        // the body is over HttpClientOptions::body_limit
@@ -31,10 +32,16 @@ enum class BadReason {
   kHttp5xx,         // a 5xx other than 503 (503 is throttling)
 };
 
-inline constexpr size_t kBadReasonCount = 15;
+inline constexpr size_t kBadReasonCount = 16;
 
 // "not_json", "bad_item", ...: the metric label of a reason.
 std::string_view BadReasonName(BadReason reason);
+
+// Deepest nesting of arrays and objects taken in an answer of Graph or of the
+// login endpoint. Graph's deepest presence item (statusMessage.message inside
+// an item of "value") is 5 levels deep and a token answer is 1; anything
+// deeper is refused before nlohmann parses it (see util/json_depth.h).
+inline constexpr size_t kMaxGraphJsonDepth = 8;
 
 // The reason whose name is `name` (the parsers use the names as error codes).
 std::optional<BadReason> BadReasonNamed(std::string_view name);

@@ -1,5 +1,6 @@
 #include "graph/http_client.h"
 
+#include <algorithm>
 #include <optional>
 
 #include <fmt/format.h>
@@ -59,7 +60,7 @@ bool IsClosedByPeer(const error_code& ec) {
 }
 
 Error Failure(const HttpClientOptions& options, const BaseUrl& url, const error_code& ec,
-              std::string_view during = "") {
+              std::string_view during = "", size_t body_limit = 0) {
   std::string code = "unavailable";
   std::string reason;
   if (ec == beast::error::timeout) {
@@ -67,7 +68,8 @@ Error Failure(const HttpClientOptions& options, const BaseUrl& url, const error_
     reason = fmt::format("timed out after {} ms", options.timeout.count());
   } else if (ec == http::error::body_limit) {
     code = "too_large";
-    reason = fmt::format("response body larger than {} bytes", options.body_limit);
+    reason = fmt::format("response body larger than {} bytes",
+                         body_limit != 0 ? body_limit : options.body_limit);
   } else if (ec == boost::asio::error::connection_refused) {
     reason = "connection refused";
   } else if (ec == boost::asio::error::connection_reset) {
@@ -85,6 +87,15 @@ Error Failure(const HttpClientOptions& options, const BaseUrl& url, const error_
   }
   if (!during.empty()) reason = fmt::format("{}: {}", during, reason);
   return MakeError(code, fmt::format("{} {}: {}", options.label, url.Authority(), reason));
+}
+
+// A header name for a message: bytes that are not visible ASCII as '?'.
+std::string Printable(std::string_view text) {
+  std::string out(text.substr(0, 64));
+  for (char& c : out) {
+    if (c <= ' ' || c > '~') c = '?';
+  }
+  return out;
 }
 
 bool IsIpAddress(const std::string& host) {
@@ -144,6 +155,9 @@ size_t HttpClient::idle_connections() const {
 
 Task<Result<HttpResponse>> HttpClient::Send(HttpRequest request) {
   const BaseUrl& url = request.url;
+  const size_t body_limit = request.body_limit != 0
+                                ? std::min(request.body_limit, options_.body_limit)
+                                : options_.body_limit;
 
   // The HTTP/1.1 message.
   http::verb verb = http::string_to_verb(request.method);
@@ -151,6 +165,16 @@ Task<Result<HttpResponse>> HttpClient::Send(HttpRequest request) {
     co_return MakeError("bad_request",
                         fmt::format("{} {}: unknown HTTP method \"{}\"", options_.label,
                                     url.Authority(), request.method));
+  }
+  // A CR, LF or NUL in a header would end it early and start another one, or
+  // another request (request splitting): refused rather than sent.
+  for (const auto& [name, value] : request.headers) {
+    if (name.find_first_of(std::string_view("\r\n\0:", 4)) != std::string::npos ||
+        value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      co_return MakeError("bad_request",
+                          fmt::format("{} {}: header \"{}\" has a character a header cannot hold",
+                                      options_.label, url.Authority(), Printable(name)));
+    }
   }
   http::request<http::string_body> message{
       verb, request.target.empty() ? std::string("/") : request.target, 11};
@@ -175,26 +199,28 @@ Task<Result<HttpResponse>> HttpClient::Send(HttpRequest request) {
 
     connection->tcp().expires_at(deadline);
     http::response_parser<http::string_body> parser;
-    parser.body_limit(options_.body_limit);
+    parser.body_limit(body_limit);
     error_code ec;
     if (connection->tls) {
-      ec = co_await Exchange(*connection->tls, connection->buffer, message, parser,
-                             options_.body_limit);
+      ec = co_await Exchange(*connection->tls, connection->buffer, message, parser, body_limit);
     } else {
-      ec = co_await Exchange(*connection->plain, connection->buffer, message, parser,
-                             options_.body_limit);
+      ec = co_await Exchange(*connection->plain, connection->buffer, message, parser, body_limit);
     }
     if (ec) {
       if (reused && attempt == 0 && IsClosedByPeer(ec) && !parser.got_some()) {
         idle_.erase(key);  // the others kept for this host are likely closed too
         continue;
       }
-      co_return Failure(options_, url, ec);
+      co_return Failure(options_, url, ec, "", body_limit);
     }
 
-    // Keep the connection when the server allows it.
+    // Keep the connection when the server allows it and the exchange ended
+    // cleanly: bytes after the response (a second response the server or a
+    // header injection put there) would be read as the answer to the next
+    // request, so such a connection is closed instead.
+    const bool clean_end = parser.is_done() && !parser.need_eof() && connection->buffer.size() == 0;
     http::response<http::string_body> response = parser.release();
-    if (response.keep_alive()) {
+    if (response.keep_alive() && clean_end) {
       connection->tcp().expires_never();
       PutIdle(key, std::move(connection));
     }

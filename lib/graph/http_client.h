@@ -23,6 +23,9 @@ struct HttpRequest {
   std::string target;          // origin form, e.g. url.Target("/v1.0/me"); "/" when empty
   HttpHeaders headers;         // Host, User-Agent and Content-Length are set by the client
   std::string body;
+  // Largest response body this request takes (at most options.body_limit,
+  // which applies when 0); the caller knows how large a good answer can be.
+  size_t body_limit = 0;
 };
 
 struct HttpResponse {
@@ -39,8 +42,11 @@ struct HttpClientOptions {
   std::string label = "graph";
   // Whole request: connect, TLS handshake, write and read of the response.
   std::chrono::milliseconds timeout{10000};
-  // Larger response bodies fail with code "too_large".
-  size_t body_limit = 8 * 1024 * 1024;
+  // Larger response bodies fail with code "too_large"; a request may set a
+  // lower limit of its own. Every body is held whole in memory and then
+  // parsed, so this is the most one answer can cost: the largest answer any
+  // caller takes (a Graph presence batch, kMaxPresenceAnswerBytes).
+  size_t body_limit = 1024 * 1024;
   // Idle keep-alive connections kept per host and how long they stay usable.
   size_t max_idle_per_host = 8;
   std::chrono::milliseconds idle_timeout{30000};
@@ -52,16 +58,18 @@ struct HttpClientOptions {
 //
 // TLS verifies the server's certificate against the system store (plus
 // ca_file) and its name against the URL's host, and sends SNI. Connections
-// whose response allowed keep-alive are kept and reused per host; a reused
-// connection the server had closed is retried once on a new one.
+// whose response allowed keep-alive, was read to its end and left no byte
+// unread behind it are kept and reused per host; a reused connection the
+// server had closed is retried once on a new one.
 //
 // Send returns any HTTP status as a response; a failed Result means no
 // complete response arrived. Error codes:
 //   "unavailable"   resolve, connect, TLS or I/O failure
 //   "timeout"       the request took longer than options.timeout
 //   "bad_response"  malformed HTTP
-//   "too_large"     a response body over options.body_limit
-//   "bad_request"   the request itself is unusable (unknown method)
+//   "too_large"     a response body over the request's or options.body_limit
+//   "bad_request"   the request itself is unusable (unknown method, a CR, LF or
+//                   NUL in a header, which would split the request)
 // Messages name the label, host and reason:
 //   "graph 127.0.0.1:8900: connection refused"
 //   "graph 127.0.0.1:8900: timed out after 10000 ms"

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "graph/presence_values.h"
+#include "util/json_depth.h"
 #include "util/log.h"
 #include "util/strings.h"
 
@@ -88,6 +89,7 @@ std::string Shortened(std::string_view text) {
 
 // "Request_BadRequest: ..." from a Graph error body {"error":{"code","message"}}.
 std::string GraphErrorText(std::string_view body) {
+  if (!CheckJsonDepth(body, kMaxGraphJsonDepth).ok()) return Shortened(body);
   Json json = Json::parse(body, nullptr, false);
   std::string text;
   if (!json.is_discarded() && json.is_object()) {
@@ -109,7 +111,12 @@ std::string GraphErrorText(std::string_view body) {
 
 Result<PresenceBatch> ParsePresenceResponse(std::string_view body,
                                             const std::vector<std::string>& asked) {
-  // The document. (Parse errors are caught here and never leave.)
+  // The document, no deeper than Graph ever nests it: nlohmann would build a
+  // value for each of millions of '[' before failing. (Parse errors are
+  // caught here and never leave.)
+  if (auto depth = CheckJsonDepth(body, kMaxGraphJsonDepth, "response"); !depth.ok()) {
+    return MakeError("too_deep", depth.error().message);
+  }
   Json json;
   try {
     json = Json::parse(body);
@@ -196,6 +203,7 @@ Task<Result<PresenceBatch>> PresenceReader::Read(const std::string& tenant,
                        {"Content-Type", "application/json"},
                        {"Accept", "application/json"}};
     request.body = body;
+    request.body_limit = kMaxPresenceAnswerBytes;
     Result<HttpResponse> response = co_await http_.Send(std::move(request));
     if (!response.ok()) {
       std::string message = fmt::format("{} (tenant {})", response.error().message, tenant);

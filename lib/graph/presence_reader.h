@@ -20,6 +20,13 @@ namespace presence::graph {
 // Graph refuses getPresencesByUserId with more ids than this.
 inline constexpr size_t kMaxIdsPerRead = 650;
 
+// Largest getPresencesByUserId answer read; a larger one is refused
+// ("too_large") as its bytes arrive. Graph's answer for kMaxIdsPerRead users
+// is about 300 KB (about 460 bytes an item with statusMessage and
+// outOfOfficeSettings); the limit leaves room for three times that and keeps
+// what one hostile answer costs to a few MB.
+inline constexpr size_t kMaxPresenceAnswerBytes = 1024 * 1024;
+
 // The presence of one user as Graph reported it, normalised.
 struct UserPresence {
   std::string id;            // the user object id, lower case
@@ -50,7 +57,9 @@ inline constexpr size_t kMaxValueBytes = 64;
 // are ignored. Never throws; safe for any input. See docs/graph-input.md.
 //
 // The whole answer fails, with the reason's name as error code and a message
-// naming what was wrong, when it is not JSON ("not_json"), not an object with
+// naming what was wrong, when it nests arrays and objects deeper than
+// kMaxGraphJsonDepth ("too_deep", checked before parsing), is not JSON
+// ("not_json"), not an object with
 // a "value" array ("bad_shape"), or has more items than ids were asked for
 // ("too_many_items").
 //
@@ -76,7 +85,7 @@ Result<PresenceBatch> ParsePresenceResponse(std::string_view body,
 //   "graph_error"   any other non-200 status (message has Graph's error code)
 //   "bad_response"  the answer was unusable: a 200 body that did not parse
 //                   (see ParsePresenceResponse), not application/json, over
-//                   the body limit, or malformed HTTP
+//                   kMaxPresenceAnswerBytes, or malformed HTTP
 // Every unusable answer, item and unexpected status is counted in
 // bad_responses() and logged with the tenant, status, reason and byte count.
 //   "bad_url"       graph_url in the configuration is unusable

@@ -9,6 +9,7 @@
 
 #include "graph/throttle.h"
 #include "store/keys.h"
+#include "util/json_depth.h"
 #include "util/log.h"
 
 namespace presence::graph {
@@ -43,6 +44,7 @@ Error ForTenant(const std::string& tenant, const Error& error) {
 
 // "invalid_client: AADSTS7000215: Invalid client secret..." from an OAuth error body.
 std::string OAuthErrorText(std::string_view body) {
+  if (!CheckJsonDepth(body, kMaxGraphJsonDepth).ok()) return Shorten(body);
   Json json = Json::parse(body, nullptr, false);
   if (json.is_discarded() || !json.is_object()) return Shorten(body);
   std::string text;
@@ -53,8 +55,11 @@ std::string OAuthErrorText(std::string_view body) {
   return Shorten(text.empty() ? body : text);
 }
 
-// The shared cache entry: {"access_token","expires_at","issued_at"}.
+// The shared cache entry: {"access_token","expires_at","issued_at"}. Another
+// instance (or an older version) wrote it: the token is checked as a fresh
+// one is before it goes into a request header.
 std::optional<AccessToken> ParseShared(std::string_view text) {
+  if (!CheckJsonDepth(text, kMaxGraphJsonDepth).ok()) return std::nullopt;
   Json json = Json::parse(text, nullptr, false);
   if (json.is_discarded() || !json.is_object()) return std::nullopt;
   auto token = json.find("access_token");
@@ -63,6 +68,8 @@ std::optional<AccessToken> ParseShared(std::string_view text) {
       !expires->is_number_integer()) {
     return std::nullopt;
   }
+  const std::string& value = token->get_ref<const std::string&>();
+  if (value.size() > kMaxAccessTokenBytes || !IsBearerToken(value)) return std::nullopt;
   AccessToken out{token->get<std::string>(), expires->get<int64_t>(), 0};
   if (auto issued = json.find("issued_at"); issued != json.end() && issued->is_number_integer()) {
     out.issued_at_ms = issued->get<int64_t>();
@@ -87,12 +94,30 @@ bool AccessToken::Fresh(int64_t now_ms) const {
   return !value.empty() && expires_at_ms - now_ms > margin;
 }
 
+bool IsBearerToken(std::string_view token) {
+  size_t end = token.size();
+  while (end > 0 && token[end - 1] == '=') --end;  // padding, at the end only
+  if (end == 0) return false;
+  for (size_t i = 0; i < end; ++i) {
+    const char c = token[i];
+    bool allowed = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                   c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+    if (!allowed) return false;
+  }
+  return true;
+}
+
 Result<AccessToken> ParseTokenResponse(std::string_view body, int64_t now_ms) {
+  // Checked before parsing: nlohmann would build a value for each '['.
+  if (auto depth = CheckJsonDepth(body, kMaxGraphJsonDepth, "token answer"); !depth.ok()) {
+    return MakeError("too_deep", depth.error().message);
+  }
   Json json = Json::parse(body, nullptr, false);
   if (json.is_discarded()) return MakeError("not_json", "token answer is not valid JSON");
   if (!json.is_object()) return MakeError("bad_shape", "token answer is not a JSON object");
 
-  // access_token: a non-empty string of sane length (real ones have a few KB).
+  // access_token: a non-empty string of sane length (real ones have a few KB)
+  // that can go into an Authorization header as it is.
   auto token = json.find("access_token");
   if (token == json.end() || !token->is_string() || token->get_ref<const std::string&>().empty()) {
     return MakeError("bad_access_token", "token answer has no access_token string");
@@ -102,6 +127,11 @@ Result<AccessToken> ParseTokenResponse(std::string_view body, int64_t now_ms) {
         "bad_access_token",
         fmt::format("token answer's access_token has {} bytes, at most {}",
                     token->get_ref<const std::string&>().size(), kMaxAccessTokenBytes));
+  }
+  if (!IsBearerToken(token->get_ref<const std::string&>())) {
+    return MakeError("bad_access_token",
+                     "token answer's access_token has characters a bearer token cannot have "
+                     "(only letters, digits, \"-._~+/\" and a trailing \"=\")");
   }
 
   // expires_in: seconds, as a number or (older endpoints) a numeric string,
@@ -249,6 +279,7 @@ Task<Result<AccessToken>> TokenSource::FetchFromLogin(const std::string& tenant)
                              {"client_secret", credentials.client_secret},
                              {"scope", "https://graph.microsoft.com/.default"},
                              {"grant_type", "client_credentials"}});
+  request.body_limit = kMaxTokenAnswerBytes;
   int64_t sent_at = NowMs();
   Result<HttpResponse> response = co_await http_.Send(std::move(request));
   if (!response.ok()) {

@@ -39,7 +39,8 @@ struct AccessToken {
 // Errors: "no_credentials" (no client id or secret configured for the
 // tenant), "auth_failed" (the login endpoint refused: 400/401/403, with its
 // error code and description), "throttled" (429/503), "bad_response"
-// (unparsable token answer, not application/json, other statuses), and the
+// (unparsable token answer, not application/json, an access_token that is
+// not IsBearerToken, other statuses), and the
 // HttpClient's codes ("unavailable", "timeout", "too_large"). Every unusable
 // answer is counted in bad_responses() and logged with the tenant, status,
 // reason and byte count, never the token or the secret. Messages name the tenant:
@@ -90,12 +91,26 @@ class TokenSource {
 // Longest access_token accepted (Entra ID tokens are a few KB).
 inline constexpr size_t kMaxAccessTokenBytes = 16 * 1024;
 
+// Largest answer of the login endpoint read; a larger one is refused
+// ("too_large") as its bytes arrive. A token answer is an access_token of at
+// most kMaxAccessTokenBytes and a few short fields; an OAuth error answer is
+// a description of a few hundred bytes.
+inline constexpr size_t kMaxTokenAnswerBytes = 64 * 1024;
+
+// True when `token` can go into "Authorization: Bearer <token>" as it is: a
+// non-empty RFC 6750 b64token, that is letters, digits and "-._~+/", then
+// "=" only at the end. Anything else (CR, LF, space, control or non-ASCII
+// bytes) could end or split the request header it is put in.
+bool IsBearerToken(std::string_view token);
+
 // Parses the login endpoint's answer: access_token and expires_in (a number
 // or a numeric string, seconds, 1 to 366 days' worth). now_ms is the time the
 // request was sent. Errors carry the reason's name (bad_responses.h) as code:
-// "not_json", "bad_shape" (not an object), "bad_access_token" (missing, not a
-// non-empty string, over kMaxAccessTokenBytes), "bad_expires_in" (missing,
-// mistyped, not positive, over a year). Never throws.
+// "too_deep" (nesting deeper than kMaxGraphJsonDepth, checked before
+// parsing), "not_json", "bad_shape" (not an object), "bad_access_token"
+// (missing, not a non-empty string, over kMaxAccessTokenBytes, not
+// IsBearerToken), "bad_expires_in" (missing, mistyped, not positive, over a
+// year). Never throws; messages never hold the token.
 Result<AccessToken> ParseTokenResponse(std::string_view body, int64_t now_ms);
 
 }  // namespace presence::graph

@@ -86,6 +86,10 @@ std::optional<Response> CheckHeader(const bhttp::request<bhttp::string_body>& he
   return std::nullopt;
 }
 
+size_t FieldCount(const bhttp::request<bhttp::string_body>& message) {
+  return static_cast<size_t>(std::distance(message.begin(), message.end()));
+}
+
 // Tells a connection beyond max_connections why it is closed, without waiting
 // on it: the short answer fits in the empty send buffer of a new socket.
 void RefuseConnection(tcp::socket& socket, uint32_t max_connections) {
@@ -223,6 +227,7 @@ class Connection {
   Task<void> Run();
   Task<bool> WaitForRequest();
   Task<bool> ServeOne();
+  Task<error_code> Read(bhttp::request_parser<bhttp::string_body>& parser, bool header_only);
   Task<Response> Handle(Request& request, std::string& route);
   Task<void> Refuse(error_code ec, bhttp::request_parser<bhttp::string_body>& parser);
   Task<bool> Write(Response response, unsigned version, bool keep_alive);
@@ -283,10 +288,8 @@ Task<bool> Connection::ServeOne() {
   parser.body_limit(options_.max_body_bytes);
 
   // Header and body together must arrive within read_timeout.
-  error_code ec;
   stream_.expires_at(read_deadline_);
-  co_await bhttp::async_read_header(stream_, buffer_, parser,
-                                    asio::redirect_error(asio::use_awaitable, ec));
+  error_code ec = co_await Read(parser, true);
   std::optional<Response> refusal;
   if (!ec) refusal = CheckHeader(parser.get(), options_);
   if (refusal) {
@@ -304,15 +307,23 @@ Task<bool> Connection::ServeOne() {
                                  asio::redirect_error(asio::use_awaitable, ec));
     }
   }
-  if (!ec && !parser.is_done()) {
-    co_await bhttp::async_read(stream_, buffer_, parser,
-                               asio::redirect_error(asio::use_awaitable, ec));
-  }
+  const size_t header_fields = ec ? 0 : FieldCount(parser.get());
+  if (!ec && !parser.is_done()) ec = co_await Read(parser, false);
   if (ec) {
     co_await Refuse(ec, parser);
     co_return false;
   }
   stream_.expires_never();
+
+  // Trailer fields of a chunked body join the header after CheckHeader saw
+  // it (a second Content-Length or Host, fields past the limits): refused.
+  if (FieldCount(parser.get()) != header_fields) {
+    Response trailers =
+        ErrorResponse(400, "bad_request", "chunked trailer fields are not accepted");
+    server_->CountRequest(parser.get().method(), "invalid", trailers.status, std::nullopt);
+    if (co_await Write(std::move(trailers), 11, false)) co_await Linger();
+    co_return false;
+  }
 
   // Hand the request to the router.
   bhttp::request<bhttp::string_body> message = parser.release();
@@ -343,6 +354,49 @@ Task<bool> Connection::ServeOne() {
   bool written = co_await Write(std::move(response), version, keep_alive);
   bool reusable = written && keep_alive;
   co_return reusable;
+}
+
+// Reads into the parser until its header (header_only) or the whole request
+// is parsed, like Beast's async_read, but parses here. Beast's parser can
+// throw (std::length_error for a field over 65535 bytes, bad_alloc); thrown
+// inside Beast's own read operation, that would bypass this coroutine and
+// stop the io_context. Caught here, it refuses this request only.
+Task<error_code> Connection::Read(bhttp::request_parser<bhttp::string_body>& parser,
+                                  bool header_only) {
+  error_code ec;
+  for (;;) {
+    if (header_only ? parser.is_header_done() : parser.is_done()) co_return error_code{};
+
+    // Parse what is buffered.
+    if (buffer_.size() > 0) {
+      size_t used = 0;
+      ec = {};
+      try {
+        used = parser.put(buffer_.data(), ec);
+      } catch (const std::exception& e) {
+        server_->log_->warn("#{}: request refused, the parser failed: {}", id_, e.what());
+        co_return make_error_code(bhttp::error::bad_field);
+      }
+      buffer_.consume(used);
+      if (ec && ec != bhttp::error::need_more) co_return ec;
+      if (!ec && used > 0) continue;
+    }
+
+    // Read more; a full buffer means a header beyond every limit.
+    const size_t room = beast::read_size(buffer_, 65536);
+    if (room == 0) co_return make_error_code(bhttp::error::buffer_overflow);
+    size_t n = co_await stream_.async_read_some(buffer_.prepare(room),
+                                                asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::eof) {
+      if (!parser.got_some()) co_return make_error_code(bhttp::error::end_of_stream);
+      ec = {};
+      parser.put_eof(ec);
+      if (!ec && !parser.is_done()) ec = bhttp::error::partial_message;
+      co_return ec;
+    }
+    if (ec) co_return ec;
+    buffer_.commit(n);
+  }
 }
 
 Task<Response> Connection::Handle(Request& request, std::string& route) {

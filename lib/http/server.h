@@ -16,8 +16,11 @@ namespace presence::http {
 struct ServerOptions {
   std::string listen = "127.0.0.1:8080";  // "host:port", "[v6]:port"; port 0 picks a free one
   uint64_t max_body_bytes = 65536;        // larger bodies get 413 payload_too_large
-  uint32_t max_header_bytes = 16384;      // larger headers get 431 headers_too_large
-  uint32_t max_headers = 100;             // more header fields get 431 too_many_headers
+  // Larger headers get 431 headers_too_large. At most 65535 (the config
+  // range): Beast throws on a longer header line, and that request then gets
+  // 400 bad_request and its connection is closed.
+  uint32_t max_header_bytes = 16384;
+  uint32_t max_headers = 100;  // more header fields get 431 too_many_headers
   // Beyond this, a new connection gets 503 too_many_connections and is closed.
   uint32_t max_connections = 10000;
   // Once the first byte of a request arrived, the whole request (header and

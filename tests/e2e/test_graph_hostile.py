@@ -30,6 +30,8 @@ PRESENCE_MODES = {
     "status_500": "http_5xx",
     "status_502": "http_5xx",
     "huge": "too_large",
+    "large": "too_large",
+    "deep": "too_deep",
     "drip": "timeout",
     "hang": "timeout",
 }
@@ -40,6 +42,9 @@ TOKEN_MODES = {
     "expires_in_mistyped": "bad_expires_in",
     "expires_in_negative": "bad_expires_in",
     "expires_in_huge": "bad_expires_in",
+    "access_token_crlf": "bad_access_token",
+    "large": "too_large",
+    "deep": "too_deep",
     "status_400": "http_4xx",
     "status_401": "http_4xx",
     "hang": "timeout",

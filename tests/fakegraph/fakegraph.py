@@ -106,8 +106,10 @@ HOSTILE_PRESENCE_MODES = {
     "unknown_ids": "200, as many items as asked, for ids not asked for",
     "duplicate_ids": "200, the first id asked answered once per id asked",
     "unknown_values": "200, availability and activity strings Graph does not have",
-    "overlong": "200, availability and activity strings of 1 MB",
+    "overlong": "200, availability and activity strings of 100 KB (the answer under 1 MiB)",
     "huge": "200, a 50 MB body (Content-Length says so)",
+    "large": "200, a correct answer padded with spaces to 2 MiB",
+    "deep": "200, a JSON body of 50000 '[' (nesting far deeper than Graph's)",
     "drip": "200, Content-Length 1000, then one byte every 0.2 s",
     "hang": "no answer at all until switched back (or 300 s)",
     "wrong_content_type": "200, a correct body as text/html",
@@ -121,6 +123,9 @@ HOSTILE_TOKEN_MODES = {
     "expires_in_mistyped": "200, expires_in is \"soon\"",
     "expires_in_negative": "200, expires_in is -60",
     "expires_in_huge": "200, expires_in is 1e300",
+    "access_token_crlf": "200, an access_token with CR LF and a header after it",
+    "large": "200, a token answer padded with spaces to 128 KiB",
+    "deep": "200, a JSON body of 50000 '['",
     "hang": "no answer at all until switched back (or 300 s)",
     "status_400": "400 invalid_request with an OAuth error body",
     "status_401": "401 invalid_client with an OAuth error body",
@@ -128,7 +133,10 @@ HOSTILE_TOKEN_MODES = {
 HOSTILE_ENDPOINTS = {"presence": HOSTILE_PRESENCE_MODES, "token": HOSTILE_TOKEN_MODES}
 HANG_LIMIT_S = 300.0
 HUGE_BODY_BYTES = 50 * 1024 * 1024
-OVERLONG_BYTES = 1024 * 1024
+OVERLONG_BYTES = 100 * 1024  # presenced reads presence answers of at most 1 MiB
+LARGE_PRESENCE_BYTES = 2 * 1024 * 1024
+LARGE_TOKEN_BYTES = 128 * 1024
+DEEP_BODY = b"[" * 50000  # under presenced's 64 KiB limit of token answers
 
 # Settings that POST /_fake/config may change, with their type and lower bound.
 RUNTIME_SETTINGS = {
@@ -781,6 +789,11 @@ class Handler(BaseHTTPRequestHandler):
         }
         if mode == "wrong_content_type":
             self.send_json(200, {"value": items}, "text/html; charset=utf-8")
+        elif mode == "large":
+            payload = json.dumps({"@odata.context": BATCH_CONTEXT, "value": items}).encode()
+            self.send_padded(payload, LARGE_PRESENCE_BYTES, GRAPH_JSON)
+        elif mode == "deep":
+            self.send_raw(200, DEEP_BODY, GRAPH_JSON)
         elif mode == "status_500":
             raise RequestError(500, "InternalServerError", "hostile mode status_500")
         else:
@@ -798,12 +811,20 @@ class Handler(BaseHTTPRequestHandler):
                                     "access_token": "fake.hostile"},
             "expires_in_negative": {"token_type": "Bearer", "expires_in": -60,
                                     "access_token": "fake.hostile"},
+            "access_token_crlf": {"token_type": "Bearer", "expires_in": ttl,
+                                  "access_token": "fake.hostile\r\nX-Injected: yes"},
         }
         if mode in ("garbage", "hang"):
             self.hostile_raw(tenant, "token", mode)
         elif mode == "expires_in_huge":
             self.send_raw(200, b'{"token_type":"Bearer","expires_in":1e300,'
                                b'"access_token":"fake.hostile"}', LOGIN_JSON)
+        elif mode == "large":
+            payload = json.dumps({"token_type": "Bearer", "expires_in": ttl,
+                                  "access_token": "fake.hostile"}).encode()
+            self.send_padded(payload, LARGE_TOKEN_BYTES, LOGIN_JSON)
+        elif mode == "deep":
+            self.send_raw(200, DEEP_BODY, LOGIN_JSON)
         elif mode == "status_400":
             raise RequestError(400, "invalid_request", "AADSTS900144: hostile mode status_400")
         elif mode == "status_401":
@@ -853,6 +874,15 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.flush()
+
+    def send_padded(self, payload, size, content_type):
+        """A 200 of payload padded with spaces to size bytes (modes large); the client may
+        hang up once it read the Content-Length."""
+        self.close_connection = True
+        try:
+            self.send_raw(200, payload + b" " * (size - len(payload)), content_type)
+        except OSError:
+            pass  # the client gave up, as it should
 
     def send_raw(self, status, payload, content_type):
         self.send_response(status)

@@ -11,7 +11,7 @@
 // Invariants beyond "no crash": a parsed batch holds only asked ids, in lower
 // case, once each, with DESIGN.md availability/activity values that match
 // the answer's (or PresenceUnknown), and never more users than items; a token
-// is the answer's access_token with a lifetime of 1 s to 366 days; a
+// is the answer's access_token, a b64token, with a lifetime of 1 s to 366 days; a
 // Retry-After is at most an hour and survives the error message; a base URL
 // parses again from its own text to the same parts.
 
@@ -30,6 +30,7 @@
 #include "graph/token_source.h"
 #include "graph/url.h"
 #include "known_values.h"
+#include "util/json_depth.h"
 #include "util/strings.h"
 
 namespace {
@@ -102,6 +103,9 @@ void CheckPresence(std::string_view body, const json& document,
   const json* items = Items(document);
   if (!batch.ok()) {
     const std::string& code = batch.error().code;
+    const bool too_deep = !presence::CheckJsonDepth(body, graph::kMaxGraphJsonDepth).ok();
+    FUZZ_CHECK((code == "too_deep") == too_deep, code);
+    if (too_deep) return;
     FUZZ_CHECK(code == "not_json" || code == "bad_shape" || code == "too_many_items", code);
     if (code == "too_many_items") FUZZ_CHECK(items && items->size() > asked.size(), code);
     if (code == "bad_shape") FUZZ_CHECK(!document.is_discarded() && items == nullptr, code);
@@ -140,6 +144,7 @@ void CheckToken(std::string_view body, const json& document) {
                  access_token->get_ref<const std::string&>() == token->value,
              token->value);
   FUZZ_CHECK(!token->value.empty(), "empty token");
+  FUZZ_CHECK(graph::IsBearerToken(token->value), "a token that is not a b64token");
   FUZZ_CHECK(token->issued_at_ms == kNowMs, std::to_string(token->issued_at_ms));
   const int64_t lifetime = token->expires_at_ms - token->issued_at_ms;
   FUZZ_CHECK(lifetime >= 1000 && lifetime <= kMaxLifetimeMs, std::to_string(lifetime));

@@ -22,6 +22,8 @@ using tcp = boost::asio::ip::tcp;
 //   /close  200 with Connection: close
 //   /drop   200 claiming keep-alive, then closes the connection
 //   /status/N  N with Retry-After: 3
+//   /extra  200 "first", keep-alive, and in the same write a second response
+//           "smuggled" that no request asked for
 class TestServer {
  public:
   explicit TestServer(asio::io_context& io) : io_(io), acceptor_(io, {tcp::v4(), 0}) {
@@ -68,6 +70,14 @@ class TestServer {
       } else if (target == "/close") {
         response.keep_alive(false);
         response.body() = "bye";
+      } else if (target == "/extra") {
+        const std::string both =
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst"
+            "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled";
+        co_await asio::async_write(socket, asio::buffer(both),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+        continue;
       } else if (target.rfind("/status/", 0) == 0) {
         response.result(std::stoi(target.substr(8)));
         response.set("Retry-After", "3");
@@ -231,6 +241,61 @@ TEST_CASE("http client: a body over the limit is refused", "[graph][http]") {
   REQUIRE_FALSE(response.ok());
   CHECK(response.error().code == "too_large");
   CHECK_THAT(response.error().message, Catch::EndsWith("response body larger than 1024 bytes"));
+}
+
+TEST_CASE("http client: a request's own body limit applies", "[graph][http]") {
+  asio::io_context io;
+  TestServer server(io);
+  HttpClient client(io, Options());  // the default limit takes /big (4096 bytes)
+
+  HttpRequest request = Request(LocalUrl(server.port()), "/big");
+  request.body_limit = 1024;
+  auto refused = Run<Result<HttpResponse>>(io, [&] { return client.Send(request); });
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == "too_large");
+  CHECK_THAT(refused.error().message, Catch::EndsWith("response body larger than 1024 bytes"));
+
+  request.body_limit = 4096;
+  auto taken = Run<Result<HttpResponse>>(io, [&] { return client.Send(request); });
+  REQUIRE(taken.ok());
+  CHECK(taken->body.size() == 4096);
+}
+
+TEST_CASE("http client: a connection with bytes after the response is not reused",
+          "[graph][http]") {
+  asio::io_context io;
+  TestServer server(io);
+  HttpClient client(io, Options());
+  BaseUrl url = LocalUrl(server.port());
+
+  auto first = Run<Result<HttpResponse>>(io, [&] { return client.Send(Request(url, "/extra")); });
+  REQUIRE(first.ok());
+  CHECK(first->body == "first");
+  CHECK(client.idle_connections() == 0);
+
+  // The next request gets its own answer, never the smuggled one.
+  auto second = Run<Result<HttpResponse>>(io, [&] { return client.Send(Request(url, "/echo")); });
+  REQUIRE(second.ok());
+  CHECK(second->body.rfind("GET /echo ", 0) == 0);
+  CHECK(server.connections() == 2);
+}
+
+TEST_CASE("http client: a header value with CR or LF is refused, not sent", "[graph][http]") {
+  asio::io_context io;
+  TestServer server(io);
+  HttpClient client(io, Options());
+
+  const std::vector<std::string> values = {"Bearer t\r\nX-Injected: yes", "Bearer t\nX: y",
+                                           "Bearer t\r", std::string("Bearer t\0x", 10)};
+  for (const std::string& value : values) {
+    HttpRequest request = Request(LocalUrl(server.port()), "/echo");
+    request.headers = {{"Authorization", value}};
+    auto response = Run<Result<HttpResponse>>(io, [&] { return client.Send(request); });
+    REQUIRE_FALSE(response.ok());
+    CHECK(response.error().code == "bad_request");
+    CHECK(response.error().message.find("Bearer") == std::string::npos);
+  }
+  CHECK(server.connections() == 0);
 }
 
 TEST_CASE("http client: TLS to a plain server fails in the handshake", "[graph][http]") {

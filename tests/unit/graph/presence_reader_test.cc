@@ -200,13 +200,44 @@ TEST_CASE("bad response counters render every reason per endpoint", "[graph][rea
   CHECK_FALSE(BadReasonNamed("nope"));
 }
 
-TEST_CASE("presence response: deep nesting does not crash", "[graph][reader]") {
+TEST_CASE("presence response: nesting deeper than Graph's is refused before parsing",
+          "[graph][reader]") {
+  // Parsed, 8 MiB of '[' cost nlohmann about 600 MB; refused, nothing.
+  Error abyss = ParseError(std::string(8 * 1024 * 1024, '['), "too_deep");
+  CHECK(abyss.message == "response nests arrays and objects deeper than 8 levels (at byte 8)");
+
+  // Deep inside an otherwise good item: the whole answer is refused.
   std::string body = R"({"value": [{"id": "a", "availability": "Busy", "activity": "Busy",
                                    "extra": )" +
                      std::string(100000, '[') + std::string(100000, ']') + "}]}";
-  auto batch = Parse(body);
+  ParseError(body, "too_deep");
+  ParseError(R"({"value":[{"id":"a","x":[[[[[[1]]]]]]}]})", "too_deep");  // 9 levels
+}
+
+TEST_CASE("presence response: Graph's own nesting (statusMessage) is taken", "[graph][reader]") {
+  auto batch = Parse(R"({"value": [{"id": "a", "availability": "Away", "activity": "Away",
+      "statusMessage": {"message": {"content": "[[[[[[[[[[", "contentType": "text"},
+                        "expiryDateTime": {"dateTime": "9999-12-30T23:59:59", "timeZone": "UTC"}},
+      "outOfOfficeSettings": {"message": null, "isOutOfOffice": false}}]})");
   REQUIRE(batch.ok());
-  CHECK(batch->users.size() == 1);
+  REQUIRE(batch->users.size() == 1);
+  CHECK(batch->users[0].availability == "Away");
+
+  // 8 levels are parsed (this item lacks availability, so it is skipped).
+  auto deepest = Parse(R"({"value":[{"id":"a","x":[[[[[1]]]]]}]})");
+  REQUIRE(deepest.ok());
+  CHECK(SkippedReasons(*deepest) == std::vector<BadReason>{BadReason::kBadItem});
+}
+
+TEST_CASE("a full Graph answer fits in kMaxPresenceAnswerBytes", "[graph][reader]") {
+  // 650 items as Graph writes them, with a status message each, fit.
+  std::string item =
+      R"({"id":"5f4b3a2e-1d0c-4b9a-8f7e-6d5c4b3a2f10","availability":"Available",)"
+      R"("activity":"Available","statusMessage":{"message":{"content":")" +
+      std::string(280, 'm') +
+      R"(","contentType":"text"},"publishedDateTime":"2024-05-01T12:00:00.0000000Z"},)"
+      R"("outOfOfficeSettings":{"message":null,"isOutOfOffice":false}})";
+  CHECK(kMaxIdsPerRead * (item.size() + 1) + 100 < kMaxPresenceAnswerBytes);
 }
 
 }  // namespace

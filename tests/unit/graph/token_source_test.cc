@@ -65,6 +65,57 @@ TEST_CASE("token response: an overlong access_token is refused", "[graph][token]
   CHECK(token.error().message.find("xxxx") == std::string::npos);
 }
 
+TEST_CASE("token response: an access_token that could split a header is refused",
+          "[graph][token]") {
+  // As written in the JSON answer (escapes are decoded by the parser).
+  const std::vector<std::string> tokens = {R"(eyJ0\r\nX-Injected: yes)",
+                                           R"(eyJ0\nHost: evil)",
+                                           R"(eyJ0\r)",
+                                           "eyJ0 eyJ1",
+                                           R"(eyJ0\tx)",
+                                           R"(eyJ0\u0000)",
+                                           R"(eyJ0\u00e9)",
+                                           "eyJ0=x",
+                                           "=",
+                                           "eyJ0,x",
+                                           "eyJ0;x",
+                                           R"(\"eyJ0\")"};
+  for (const std::string& value : tokens) {
+    INFO(value);
+    auto token = ParseTokenResponse(R"({"expires_in":3600,"access_token":")" + value + "\"}", kNow);
+    REQUIRE_FALSE(token.ok());
+    CHECK(token.error().code == "bad_access_token");
+    CHECK(token.error().message.find("eyJ0") == std::string::npos);  // never the token
+  }
+}
+
+TEST_CASE("bearer tokens are RFC 6750 b64token", "[graph][token]") {
+  CHECK(IsBearerToken("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOi.c2lnbmF0dXJl"));
+  CHECK(IsBearerToken("fake.AbC-_~+/09"));
+  CHECK(IsBearerToken("dG9rZW4="));
+  CHECK(IsBearerToken("dG9rZW4=="));
+  CHECK_FALSE(IsBearerToken(""));
+  CHECK_FALSE(IsBearerToken("=="));
+  CHECK_FALSE(IsBearerToken("a=b"));
+  CHECK_FALSE(IsBearerToken("a\r\nb"));
+  CHECK_FALSE(IsBearerToken(std::string("a\0b", 3)));
+  CHECK_FALSE(IsBearerToken("a b"));
+  CHECK_FALSE(IsBearerToken("\xc3\xa9"));
+}
+
+TEST_CASE("token response: nesting is refused before parsing", "[graph][token]") {
+  auto abyss = ParseTokenResponse(std::string(8 * 1024 * 1024, '['), kNow);
+  REQUIRE_FALSE(abyss.ok());
+  CHECK(abyss.error().code == "too_deep");
+  auto nested = ParseTokenResponse(
+      R"({"expires_in":3600,"access_token":"t","x":[[[[[[[[1]]]]]]]]})", kNow);  // 9 levels
+  REQUIRE_FALSE(nested.ok());
+  CHECK(nested.error().code == "too_deep");
+  CHECK(ParseTokenResponse(R"({"expires_in":3600,"access_token":"t","x":[[[[[[[1]]]]]]]})", kNow)
+            .ok());  // 8 levels
+  CHECK(kMaxTokenAnswerBytes >= kMaxAccessTokenBytes + 1024);
+}
+
 TEST_CASE("a token is renewed when less than 5 minutes remain", "[graph][token]") {
   AccessToken token{"t", kNow + 3600000, kNow};
   CHECK(token.Fresh(kNow));

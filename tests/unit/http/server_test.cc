@@ -430,3 +430,55 @@ TEST_CASE("a header over max_header_bytes in many small fields gets 431",
     CHECK(ErrorCode(refused) == "headers_too_large");
   });
 }
+
+TEST_CASE("trailer fields after a chunked body get 400 and are not served",
+          "[http][server][limits]") {
+  Fixture fixture;
+  fixture.Run([&]() -> Task<void> {
+    // A trailer would add a second Content-Length (or Host) after the header checks.
+    const std::string with_trailer =
+        "PUT /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "2\r\nab\r\n0\r\nContent-Length: 5\r\nX-Late: yes\r\n\r\n";
+    auto refused = co_await testing::Fetch(fixture.endpoint, with_trailer);
+    CHECK(refused.status == 400);
+    CHECK(ErrorCode(refused) == "bad_request");
+    CHECK_FALSE(refused.keep_alive);
+
+    // The same body without trailers is served.
+    auto served = co_await testing::Fetch(
+        fixture.endpoint,
+        "PUT /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n");
+    CHECK(served.status == 200);
+    CHECK(served.body == "ab");
+  });
+  CHECK(fixture.metrics.Value("presence_http_requests_total",
+                              {{"method", "PUT"}, {"route", "/echo"}, {"status", "200"}}) == 1);
+}
+
+TEST_CASE("a header line Beast cannot hold closes that connection only", "[http][server][limits]") {
+  // Beyond the config range (at most 65535): Beast 1.74 throws std::length_error
+  // for a field over 65535 bytes, from inside the parser.
+  ServerOptions options;
+  options.max_header_bytes = 1 << 20;
+  Fixture fixture(options);
+  fixture.Run([&]() -> Task<void> {
+    // Another client's keep-alive connection, open while it happens.
+    auto other = co_await testing::Connect(fixture.endpoint);
+    boost::beast::flat_buffer other_buffer;
+    auto first = co_await testing::Exchange(other, other_buffer, testing::RawRequest("GET", "/x"));
+    CHECK(first.status == 404);
+
+    auto refused = co_await testing::Fetch(
+        fixture.endpoint,
+        testing::RawRequest("GET", "/x", "", "X-Big: " + std::string(70000, 'a') + "\r\n"));
+    CHECK(refused.status == 400);
+    CHECK(ErrorCode(refused) == "bad_request");
+    CHECK_FALSE(refused.keep_alive);
+
+    // The server goes on: the open connection and new ones are served.
+    auto again = co_await testing::Exchange(other, other_buffer, testing::RawRequest("GET", "/x"));
+    CHECK(again.status == 404);
+    auto fresh = co_await testing::Fetch(fixture.endpoint, testing::RawRequest("GET", "/x"));
+    CHECK(fresh.status == 404);
+  });
+}
