@@ -2,16 +2,11 @@
 
 #include <fmt/format.h>
 
+#include "util/strings.h"
+
 namespace presence::http {
 
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // Decodes escapes; on a malformed one returns false and leaves `out` partial.
 bool DecodeInto(std::string_view text, std::string& out) {
@@ -22,8 +17,8 @@ bool DecodeInto(std::string_view text, std::string& out) {
       continue;
     }
     if (i + 2 >= text.size()) return false;
-    int high = HexValue(text[i + 1]);
-    int low = HexValue(text[i + 2]);
+    int high = HexDigitValue(text[i + 1]);
+    int low = HexDigitValue(text[i + 2]);
     if (high < 0 || low < 0) return false;
     out += static_cast<char>(high * 16 + low);
     i += 2;

@@ -56,15 +56,20 @@ Task<void> PollJob::Round() {
   if (owned.empty()) co_return;
   co_await RefreshRosters(owned);
 
-  // Group the Graph user ids by tenant; one user may back several agents.
-  std::map<std::string, std::map<std::string, std::vector<Slot>>> tenants;
+  // Each tenant's agents by Graph user; one user may back several agents.
+  std::map<std::string_view, std::vector<UserSlot>> tenants;
   size_t agents = 0;
   for (const auto& [p, roster] : rosters_) {
     for (size_t i = 0; i < roster.agents.size(); ++i) {
       const auto& entry = roster.agents[i];
-      tenants[entry.tenant][entry.graph_user_id].push_back(Slot{p, i});
+      tenants[*entry.tenant].push_back(
+          UserSlot{entry.graph_user_id, Slot{p, static_cast<uint32_t>(i)}});
       ++agents;
     }
+  }
+  for (auto& [tenant, users] : tenants) {
+    std::sort(users.begin(), users.end(),
+              [](const UserSlot& a, const UserSlot& b) { return a.user < b.user; });
   }
 
   // Ask Graph, all tenants at once. Each tenant's changes are written as soon
@@ -73,7 +78,7 @@ Task<void> PollJob::Round() {
   auto requests_before = stats_.graph_requests;
   std::vector<Task<size_t>> polls;
   for (auto& [tenant, users] : tenants) {
-    polls.push_back(PollAndApply(tenant, std::move(users), owned));
+    polls.push_back(PollAndApply(std::string(tenant), std::move(users), owned));
   }
   auto counts = co_await WhenAll(std::move(polls));
   size_t changed = 0;
@@ -127,6 +132,10 @@ Task<void> PollJob::RefreshRosters(const std::map<uint32_t, uint64_t>& owned) {
       log_->warn("partition {}: roster not read: {}", p, roster.error().message);
       continue;
     }
+    if (roster->skipped > 0) {
+      log_->warn("partition {}: {} Graph agents have no GUID as graph_user_id and are not polled",
+                 p, roster->skipped);
+    }
     if (ownership_.EpochOf(p)) rosters_[p] = std::move(*roster);
   }
 }
@@ -156,13 +165,12 @@ Task<Result<PartitionRoster>> PollJob::ReadRoster(uint32_t partition) {
 }
 
 // Polls one tenant and writes its changes, per partition; returns how many.
-Task<size_t> PollJob::PollAndApply(std::string tenant,
-                                   std::map<std::string, std::vector<Slot>> users,
+Task<size_t> PollJob::PollAndApply(std::string tenant, std::vector<UserSlot> users,
                                    std::map<uint32_t, uint64_t> owned) {
   std::vector<Change> changes = co_await PollTenant(std::move(tenant), std::move(users));
   const size_t count = changes.size();
   std::map<uint32_t, std::vector<Change>> by_partition;
-  for (auto& change : changes) by_partition[change.partition].push_back(std::move(change));
+  for (auto& change : changes) by_partition[change.slot.partition].push_back(change);
   std::vector<Task<void>> writes;
   for (auto& [p, list] : by_partition) writes.push_back(Apply(p, owned[p], std::move(list)));
   co_await WhenAll(std::move(writes));
@@ -172,17 +180,21 @@ Task<size_t> PollJob::PollAndApply(std::string tenant,
 // Polls one tenant's users in batches and returns the presence changes.
 // Graph's answer is already checked (PresenceReader): malformed items, ids
 // not asked for and duplicated ids are not in it.
-Task<std::vector<PollJob::Change>> PollJob::PollTenant(
-    std::string tenant, std::map<std::string, std::vector<Slot>> users) {
+Task<std::vector<PollJob::Change>> PollJob::PollTenant(std::string tenant,
+                                                       std::vector<UserSlot> users) {
   std::vector<Change> changes;
   auto blocked = blocked_until_.find(tenant);
   if (blocked != blocked_until_.end() && Clock::now() < blocked->second) co_return changes;
 
-  std::vector<std::string> ids;
-  for (const auto& [id, slots] : users) ids.push_back(id);
-  for (size_t start = 0; start < ids.size() && !stopping_; start += options_.batch_size) {
-    std::vector<std::string> batch(ids.begin() + start,
-                                   ids.begin() + std::min(ids.size(), start + options_.batch_size));
+  // users is sorted by user: each batch takes the next batch_size distinct
+  // users and every agent they back, users[start, end).
+  for (size_t start = 0, end = 0; start < users.size() && !stopping_; start = end) {
+    std::vector<std::string> batch;
+    for (end = start; end < users.size(); ++end) {
+      if (end > start && users[end].user == users[end - 1].user) continue;
+      if (batch.size() == options_.batch_size) break;
+      batch.push_back(GuidToText(users[end].user));
+    }
 
     // The Graph budget is shared by all instances through Redis.
     auto wait = co_await budget_.Reserve(tenant, 1);
@@ -216,18 +228,22 @@ Task<std::vector<PollJob::Change>> PollJob::PollTenant(
       break;
     }
     backoff_.erase(tenant);
+    auto asked_begin = users.begin() + start, asked_end = users.begin() + end;
     for (const auto& presence : answer->users) {
-      auto it = users.find(presence.id);
-      if (it == users.end()) continue;  // not asked for: ignore
-      for (const auto& slot : it->second) {
-        auto roster = rosters_.find(slot.partition);
-        if (roster == rosters_.end() || slot.index >= roster->second.agents.size()) continue;
-        const auto& entry = roster->second.agents[slot.index];
-        if (entry.availability == presence.availability && entry.activity == presence.activity) {
+      auto user = GuidToBytes(presence.id);
+      if (!user) continue;  // (the reader keeps only ids it asked for)
+      auto backed =
+          std::equal_range(asked_begin, asked_end, UserSlot{*user, {}},
+                           [](const UserSlot& a, const UserSlot& b) { return a.user < b.user; });
+      for (auto it = backed.first; it != backed.second; ++it) {
+        auto roster = rosters_.find(it->slot.partition);
+        if (roster == rosters_.end() || it->slot.index >= roster->second.agents.size()) continue;
+        const auto& entry = roster->second.agents[it->slot.index];
+        if (*entry.availability == presence.availability && *entry.activity == presence.activity) {
           continue;
         }
         changes.push_back(
-            Change{slot.partition, slot.index, presence.availability, presence.activity});
+            Change{it->slot, Intern(presence.availability), Intern(presence.activity)});
       }
     }
   }
@@ -261,11 +277,11 @@ Task<bool> PollJob::ApplyChunk(uint32_t partition, uint64_t epoch, std::vector<C
                                    std::to_string(options_.events_maxlen), "graph",
                                    std::to_string(roster->second.agents.size())};
   for (const auto& change : changes) {
-    const auto& entry = roster->second.agents[change.index];
-    args.push_back(entry.tenant);
+    const auto& entry = roster->second.agents[change.slot.index];
+    args.push_back(*entry.tenant);
     args.push_back(entry.agent);
-    args.push_back(change.availability);
-    args.push_back(change.activity);
+    args.push_back(*change.availability);
+    args.push_back(*change.activity);
     args.push_back(observed);
   }
   auto answer = co_await store::CallFunction(
@@ -290,9 +306,9 @@ Task<bool> PollJob::ApplyChunk(uint32_t partition, uint64_t epoch, std::vector<C
   roster = rosters_.find(partition);
   if (roster == rosters_.end()) co_return false;
   for (const auto& change : changes) {
-    if (change.index >= roster->second.agents.size()) continue;
-    roster->second.agents[change.index].availability = change.availability;
-    roster->second.agents[change.index].activity = change.activity;
+    if (change.slot.index >= roster->second.agents.size()) continue;
+    roster->second.agents[change.slot.index].availability = change.availability;
+    roster->second.agents[change.slot.index].activity = change.activity;
   }
   auto applied = FieldUint(*answer, "changed");
   stats_.changes_applied += applied;

@@ -62,22 +62,26 @@ class PollJob {
   // Where a Graph user id is tracked: partition and index in its roster.
   struct Slot {
     uint32_t partition;
-    size_t index;
+    uint32_t index;
+  };
+  // One agent of a tenant to poll, by its Graph user; a round sorts them by
+  // user, so the agents one user backs are neighbours.
+  struct UserSlot {
+    GuidBytes user;
+    Slot slot;
   };
   struct Change {
-    uint32_t partition;
-    size_t index;
-    std::string availability;
-    std::string activity;
+    Slot slot;
+    const std::string* availability;  // interned (roster.h)
+    const std::string* activity;
   };
 
   Task<void> Round();
   Task<void> RefreshRosters(const std::map<uint32_t, uint64_t>& owned);
   Task<Result<PartitionRoster>> ReadRoster(uint32_t partition);
-  Task<size_t> PollAndApply(std::string tenant, std::map<std::string, std::vector<Slot>> users,
+  Task<size_t> PollAndApply(std::string tenant, std::vector<UserSlot> users,
                             std::map<uint32_t, uint64_t> owned);
-  Task<std::vector<Change>> PollTenant(std::string tenant,
-                                       std::map<std::string, std::vector<Slot>> users);
+  Task<std::vector<Change>> PollTenant(std::string tenant, std::vector<UserSlot> users);
   Task<void> Apply(uint32_t partition, uint64_t epoch, std::vector<Change> changes);
   Task<bool> ApplyChunk(uint32_t partition, uint64_t epoch, std::vector<Change> changes);
   Task<void> Sweep(const std::map<uint32_t, uint64_t>& owned);
