@@ -24,7 +24,7 @@
 --
 -- The C++ side reads the version from the next line; keep its exact form and
 -- bump it whenever this file changes behaviour.
-local LIBRARY_VERSION = "10"
+local LIBRARY_VERSION = "11"
 
 local UNKNOWN = 'PresenceUnknown'
 
@@ -444,14 +444,15 @@ end
 -- Trims a stream longer than maxlen + TRIM_SLACK back towards maxlen, never
 -- past an entry that a consumer group has pending (DESIGN.md invariant 10):
 -- a consumer that never acknowledges keeps the stream growing until its
--- entries are acknowledged or claimed.
-local function trim_events(events_key, maxlen)
+-- entries are acknowledged or claimed. Removes at most `most` entries
+-- (TRIM_MOST when not given).
+local function trim_events(events_key, maxlen, most)
   local limit = tonumber(maxlen)
   local length = redis.call('XLEN', events_key)
   if length <= limit + TRIM_SLACK then
     return
   end
-  local excess = math.min(length - limit, TRIM_MOST)
+  local excess = math.min(length - limit, most or TRIM_MOST)
   local unpending = unpending_head(events_key, excess) or excess
   if unpending > 0 then
     redis.call('XTRIM', events_key, 'MAXLEN', '~', maxlen, 'LIMIT', int_text(unpending))
@@ -888,7 +889,8 @@ local function apply_item(agents_key, events_key, maxlen, source, item, now)
   v[AT_VERSION] = v[AT_VERSION] + 1
   v[AT_UPDATED_AT] = now
   redis.call('HSET', agents_key, field, cmsgpack.pack(v))
-  append_event(events_key, maxlen, 'presence.changed', item.tenant, item.agent, v[AT_VERSION],
+  -- maxlen "0": presence_apply trims once after all its items, not per item.
+  append_event(events_key, '0', 'presence.changed', item.tenant, item.agent, v[AT_VERSION],
                now, raw('{"before":{"availability":' .. encode_string(availability)
                         .. ',"activity":' .. encode_string(activity)
                         .. '},"after":{"availability":' .. encode_string(item.availability)
@@ -950,6 +952,13 @@ local function presence_apply(keys, args)
                                   .. encode_string(item.agent) .. ',"outcome":"' .. outcome
                                   .. '"}')
     end
+  end
+
+  -- One trim for the whole call, not one per change: each costs an XLEN.
+  -- It may remove as many entries as the call added, so the stream stays
+  -- near maxlen however large the calls.
+  if counts.changed > 0 and maxlen ~= '0' then
+    trim_events(events_key, maxlen, math.max(TRIM_MOST, counts.changed))
   end
 
   if lease then

@@ -439,6 +439,20 @@ class FunctionsTest(unittest.TestCase):
         self.assertLessEqual(self.r.call("XLEN", EVENTS), 200 + 100 + 1)
         self.assertGreaterEqual(self.r.call("XLEN", EVENTS), 200)
 
+    def test_a_batch_larger_than_one_trim_is_trimmed_back_in_the_same_call(self):
+        # presence_apply trims once per call; that trim must keep up with the call.
+        agents = [f"b{n}" for n in range(1500)]
+        for agent in agents:
+            self.put(agent, source="push")
+        self.r.call("DEL", EVENTS)
+        for state in ("Busy", "Away"):
+            args = ["", "", "200", "push", ""]
+            for agent in agents:
+                args += ["acme", agent, state, state, ""]
+            answer = self.fcall("presence_apply", [AGENTS, EVENTS, LEASE, JOB], args)
+            self.assertEqual(answer["changed"], len(agents), {k: answer[k] for k in ("ok",)})
+            self.assertLessEqual(self.r.call("XLEN", EVENTS), 200 + 100 + 1)
+
     def test_trimming_spares_what_a_consumer_group_has_pending(self):
         # Regression: XADD MAXLEN ~ trimmed entries a group had read and not yet
         # acknowledged (DESIGN.md invariant 10).
