@@ -24,7 +24,7 @@
 --
 -- The C++ side reads the version from the next line; keep its exact form and
 -- bump it whenever this file changes behaviour.
-local LIBRARY_VERSION = "11"
+local LIBRARY_VERSION = "12"
 
 local UNKNOWN = 'PresenceUnknown'
 
@@ -853,7 +853,25 @@ end
 
 -- Applies one observation; returns the outcome and the stored array. Works
 -- on the array as stored, without a record table: the path of every change.
-local function apply_item(agents_key, events_key, maxlen, source, item, now)
+local CHANGE_DATA = '{"before":{"availability":%s,"activity":%s},"after":{"availability":%s,'
+    .. '"activity":%s},"source":%s,"observed_at":%d}'
+
+-- A presence value or source as a JSON string; the values of the code tables
+-- are quoted once and remembered.
+local quoted_values = {}
+local function quoted(s)
+  local q = quoted_values[s]
+  if q then
+    return q
+  end
+  q = encode_string(s)
+  if codes[AVAILABILITIES][s] or codes[ACTIVITIES][s] or codes[SOURCES][s] then
+    quoted_values[s] = q
+  end
+  return q
+end
+
+local function apply_item(agents_key, events_key, source, item, now, now_text)
   local field = agent_field(item.tenant, item.agent)
   local v, problem = try_load_array(agents_key, field)
   if problem then
@@ -889,14 +907,13 @@ local function apply_item(agents_key, events_key, maxlen, source, item, now)
   v[AT_VERSION] = v[AT_VERSION] + 1
   v[AT_UPDATED_AT] = now
   redis.call('HSET', agents_key, field, cmsgpack.pack(v))
-  -- maxlen "0": presence_apply trims once after all its items, not per item.
-  append_event(events_key, '0', 'presence.changed', item.tenant, item.agent, v[AT_VERSION],
-               now, raw('{"before":{"availability":' .. encode_string(availability)
-                        .. ',"activity":' .. encode_string(activity)
-                        .. '},"after":{"availability":' .. encode_string(item.availability)
-                        .. ',"activity":' .. encode_string(item.activity) .. '},"source":'
-                        .. encode_string(source) .. ',"observed_at":'
-                        .. int_text(observed_at) .. '}'))
+  -- Written out, not through append_event: this is the path of every change.
+  -- presence_apply trims the stream once after all its items.
+  redis.call('XADD', events_key, '*', 'type', 'presence.changed', 'tenant', item.tenant,
+             'agent', item.agent, 'version', int_text(v[AT_VERSION]), 'at', now_text, 'data',
+             string.format(CHANGE_DATA, quoted(availability), quoted(activity),
+                           quoted(item.availability), quoted(item.activity), quoted(source),
+                           observed_at))
   return 'changed', v
 end
 local function presence_apply(keys, args)
@@ -912,6 +929,7 @@ local function presence_apply(keys, args)
     return bad_argument('presence_apply', 'maxlen must be a non-negative integer')
   end
   local now = now_ms()
+  local now_text = int_text(now)
 
   -- Fencing comes first: a stale owner writes nothing at all.
   local lease
@@ -940,7 +958,7 @@ local function presence_apply(keys, args)
                    stale_observation = 0, unreadable = 0 }
   local results = array()
   for _, item in ipairs(items) do
-    local outcome, stored = apply_item(agents_key, events_key, maxlen, source, item, now)
+    local outcome, stored = apply_item(agents_key, events_key, source, item, now, now_text)
     counts[outcome] = counts[outcome] + 1
     if #items == 1 then
       local record = stored and array_to_record(stored, item.tenant, item.agent) or NULL
