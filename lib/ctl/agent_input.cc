@@ -8,15 +8,6 @@
 #include "api/validation.h"
 
 namespace presence::ctl {
-namespace {
-
-bool IsIdChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.' ||
-         c == '@';
-}
-
-}  // namespace
-
 Status ValidateId(std::string_view what, std::string_view value) {
   return api::ValidateId(what, value);
 }
