@@ -24,7 +24,7 @@
 --
 -- The C++ side reads the version from the next line; keep its exact form and
 -- bump it whenever this file changes behaviour.
-local LIBRARY_VERSION = "12"
+local LIBRARY_VERSION = "13"
 
 local UNKNOWN = 'PresenceUnknown'
 
@@ -798,9 +798,13 @@ local function presence_roster(keys, args)
     local row = roster_row(flat[i], flat[i + 1])
     if row then rows[#rows + 1] = row end
   end
-  table.sort(rows, function(a, b)
-    return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2])
-  end)
+  if #args == 0 then
+    -- The whole roster comes sorted, as before library 10. Pages are not:
+    -- the caller merges them and sorts once.
+    table.sort(rows, function(a, b)
+      return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2])
+    end)
+  end
   local rev = tonumber(redis.call('GET', rev_key) or '0')
   return encode({ ok = true, rev = rev, cursor = cursor, agents = rows })
 end
@@ -980,7 +984,7 @@ local function presence_apply(keys, args)
   end
 
   if lease then
-    redis.call('HSET', job_key, 'last_poll_at', int_text(now),
+    redis.call('HSET', job_key, 'last_poll_at', now_text,
                'last_poll_agents', polled ~= '' and polled or int_text(#items),
                'instance', lease.instance, 'epoch', lease.epoch)
   end
