@@ -55,6 +55,23 @@ std::string OAuthErrorText(std::string_view body) {
   return Shorten(text.empty() ? body : text);
 }
 
+// An access token that may go into an Authorization header as it is: at most
+// kMaxAccessTokenBytes of bearer-token characters. Both a fresh answer and the
+// shared cache entry pass through here.
+Status CheckAccessToken(std::string_view value) {
+  if (value.size() > kMaxAccessTokenBytes) {
+    return MakeError("bad_access_token",
+                     fmt::format("token answer's access_token has {} bytes, at most {}",
+                                 value.size(), kMaxAccessTokenBytes));
+  }
+  if (!IsBearerToken(value)) {
+    return MakeError("bad_access_token",
+                     "token answer's access_token has characters a bearer token cannot have "
+                     "(only letters, digits, \"-._~+/\" and a trailing \"=\")");
+  }
+  return Ok{};
+}
+
 // The shared cache entry: {"access_token","expires_at","issued_at"}. Another
 // instance (or an older version) wrote it: the token is checked as a fresh
 // one is before it goes into a request header.
@@ -68,8 +85,7 @@ std::optional<AccessToken> ParseShared(std::string_view text) {
       !expires->is_number_integer()) {
     return std::nullopt;
   }
-  const std::string& value = token->get_ref<const std::string&>();
-  if (value.size() > kMaxAccessTokenBytes || !IsBearerToken(value)) return std::nullopt;
+  if (!CheckAccessToken(token->get_ref<const std::string&>()).ok()) return std::nullopt;
   AccessToken out{token->get<std::string>(), expires->get<int64_t>(), 0};
   if (auto issued = json.find("issued_at"); issued != json.end() && issued->is_number_integer()) {
     out.issued_at_ms = issued->get<int64_t>();
@@ -122,16 +138,8 @@ Result<AccessToken> ParseTokenResponse(std::string_view body, int64_t now_ms) {
   if (token == json.end() || !token->is_string() || token->get_ref<const std::string&>().empty()) {
     return MakeError("bad_access_token", "token answer has no access_token string");
   }
-  if (token->get_ref<const std::string&>().size() > kMaxAccessTokenBytes) {
-    return MakeError(
-        "bad_access_token",
-        fmt::format("token answer's access_token has {} bytes, at most {}",
-                    token->get_ref<const std::string&>().size(), kMaxAccessTokenBytes));
-  }
-  if (!IsBearerToken(token->get_ref<const std::string&>())) {
-    return MakeError("bad_access_token",
-                     "token answer's access_token has characters a bearer token cannot have "
-                     "(only letters, digits, \"-._~+/\" and a trailing \"=\")");
+  if (auto usable = CheckAccessToken(token->get_ref<const std::string&>()); !usable.ok()) {
+    return usable.error();
   }
 
   // expires_in: seconds, as a number or (older endpoints) a numeric string,
